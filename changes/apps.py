@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ChangesConfig(AppConfig):
+    name = "changes"
+
+    def ready(self) -> None:
+        # Registers the task names that lower apps enqueue by name.
+        from changes import tasks  # noqa: F401

@@ -1,0 +1,30 @@
+"""Random bearer secrets (integration keys, API tokens): made once, shown once, stored hashed.
+
+The secrets are 256-bit random, so a fast SHA-256 is the right hash: it cannot be brute-forced
+and lets a request find its row by an indexed lookup instead of comparing against every row.
+"""
+
+import hashlib
+import hmac
+import secrets
+
+PREFIX_LENGTH = 8
+
+
+def generate_token(kind_prefix: str) -> str:
+    """A new random secret such as `wcp_3q…`; the prefix tells people what it is for."""
+    return f"{kind_prefix}_{secrets.token_urlsafe(32)}"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def visible_prefix(token: str) -> str:
+    """The part of a secret we keep in clear, so people can tell their keys apart."""
+    return token[:PREFIX_LENGTH]
+
+
+def token_matches(token: str, token_hash: str) -> bool:
+    """Constant-time comparison, so timing does not reveal how much of a hash matched."""
+    return hmac.compare_digest(hash_token(token), token_hash)

@@ -1,0 +1,217 @@
+import random
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from changes.models import ChangeEvent
+from incidents.models import Incident, IncidentComponent, TimelineEntry
+from pipelines.config_as_code import apply_config
+from pipelines.models import AlertSource, DeploymentPipeline, Severity
+from teams.models import Component, Membership, Team
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "whatchanged-demo"  # noqa: S105 (printed for the demo on purpose)
+
+CATALOG = {
+    "teams": [
+        {"slug": "payments", "name": "Payments"},
+        {"slug": "checkout", "name": "Checkout"},
+        {"slug": "platform", "name": "Platform"},
+    ],
+    "components": [
+        {"name": "postgres-main", "team": "platform", "aliases": ["pg-main"]},
+        {"name": "payments-db", "team": "payments", "aliases": ["payments-rds"]},
+        {
+            "name": "payments-service",
+            "team": "payments",
+            "aliases": ["payments-prod", "payments"],
+            "depends_on": ["payments-db", "postgres-main"],
+        },
+        {"name": "inventory-service", "team": "checkout", "aliases": ["inventory"]},
+        {
+            "name": "checkout-api",
+            "team": "checkout",
+            "aliases": ["checkout-api-prod", "checkout-service"],
+            "depends_on": ["payments-service", "inventory-service"],
+        },
+        {"name": "checkout-web", "team": "checkout", "depends_on": ["checkout-api"]},
+        {"name": "orders-consumer", "team": "platform", "depends_on": ["postgres-main"]},
+        {"name": "notifications-worker", "team": "platform", "aliases": ["notifications"]},
+    ],
+    "pipelines": [
+        {"name": "payments-github", "kind": "github", "team": "payments"},
+        {"name": "payments-codepipeline", "kind": "codepipeline", "team": "payments"},
+        {"name": "checkout-gitlab", "kind": "gitlab", "team": "checkout"},
+        {"name": "platform-terraform", "kind": "generic", "team": "platform"},
+        {"name": "ansible-changes", "kind": "pagerduty", "team": "platform"},
+    ],
+    "alert_sources": [
+        {
+            "name": "cloudwatch-prod",
+            "kind": "cloudwatch_sns",
+            "team": "payments",
+            "default_severity": "critical",
+            "default_components": ["payments-service"],
+        },
+        {"name": "prometheus", "kind": "alertmanager", "team": "platform"},
+        {"name": "grafana-checkout", "kind": "grafana", "team": "checkout"},
+        {"name": "incidents-api", "kind": "generic"},
+    ],
+}
+PEOPLE = ["dana-ops", "mkowalski", "priya.n", "tberg", "lena.fischer", "j.meyer"]
+ENVIRONMENTS = ["production"] * 6 + ["staging"] * 3 + ["dev"]
+CHANGE_COUNT = 500
+
+
+class Command(BaseCommand):
+    help = "Load demo teams, components, integrations, ~500 changes and incidents. Idempotent."
+
+    def handle(self, *args: object, **options: object) -> None:
+        with transaction.atomic():
+            apply_config(CATALOG)
+            user = self._demo_user()
+            changes = self._changes()
+            incidents = self._incidents(user)
+        self.stdout.write(
+            f"Demo data ready: {changes} new change events, {incidents} new incidents.\n"
+            f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD}"
+        )
+
+    def _demo_user(self) -> AbstractBaseUser:
+        user, _ = get_user_model().objects.get_or_create(
+            username=DEMO_USERNAME, defaults={"email": "demo@example.com"}
+        )
+        user.is_staff = user.is_superuser = True
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        for team in Team.objects.filter(slug__in=[t["slug"] for t in CATALOG["teams"]]):
+            Membership.objects.get_or_create(
+                user=user, team=team, defaults={"role": Membership.Role.ADMIN}
+            )
+        return user
+
+    def _changes(self) -> int:
+        rng = random.Random(7)  # noqa: S311 (demo data, not security)
+        now = timezone.now()
+        components_by_team: dict[int, list[Component]] = {}
+        for component in Component.objects.exclude(owner_team=None):
+            components_by_team.setdefault(component.owner_team_id, []).append(component)
+        pipelines = list(DeploymentPipeline.objects.filter(name__in=_names("pipelines")))
+        events = []
+        for number in range(CHANGE_COUNT):
+            pipeline = rng.choice(pipelines)
+            component = rng.choice(components_by_team[pipeline.team_id])
+            environment = rng.choice(ENVIRONMENTS)
+            roll = rng.random()
+            outcome = "failed" if roll < 0.1 else "started" if roll < 0.14 else "succeeded"
+            kind = "infrastructure" if pipeline.name == "platform-terraform" else "deployment"
+            if kind == "deployment" and rng.random() < 0.05:
+                kind = "rollback"
+            version = f"v{rng.randint(1, 5)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}"
+            occurred_at = now - timedelta(minutes=rng.randint(1, 7 * 24 * 60))
+            events.append(
+                ChangeEvent(
+                    pipeline=pipeline,
+                    idempotency_key=f"demo-{number}",
+                    occurred_at=occurred_at,
+                    received_at=occurred_at + timedelta(seconds=rng.randint(1, 30)),
+                    component=component.name,
+                    resolved_component=component,
+                    environment=environment,
+                    kind=kind,
+                    outcome=outcome,
+                    summary=f"{kind.title()} {component.name} {version} to {environment}",
+                    triggered_by=rng.choice(PEOPLE),
+                    version=version,
+                    commit=f"{rng.getrandbits(160):040x}",
+                    links=[{"href": f"https://ci.example.com/runs/{number}", "text": "CI run"}],
+                    metadata={"demo": True},
+                    correlated_at=now,
+                )
+            )
+        before = ChangeEvent.objects.count()
+        ChangeEvent.objects.bulk_create(events, ignore_conflicts=True)
+        return ChangeEvent.objects.count() - before
+
+    def _incidents(self, user: AbstractBaseUser) -> int:
+        now = timezone.now()
+        sources = {source.name: source for source in AlertSource.objects.all()}
+        stories = [
+            ("cloudwatch-prod", "cloudwatch-HighErrorRate", "HighErrorRate", Severity.CRITICAL,
+             ["payments-service"], 25, "triggered"),
+            ("prometheus", "8c1f0a27d3e4b5a6", "p99 latency above 1.5s on checkout-api",
+             Severity.HIGH, ["checkout-api"], 50, "acknowledged"),
+            ("grafana-checkout", "00877cff2d3caa9b", "Checkout 5xx ratio above 5%", Severity.HIGH,
+             ["checkout-web"], 26 * 60, "resolved"),
+            ("incidents-api", "orders-db/replica-lag", "orders replica lag above 30 s",
+             Severity.MEDIUM, ["orders-consumer"], 3 * 24 * 60, "resolved"),
+        ]  # fmt: skip
+        created = 0
+        for source_name, alias, title, severity, components, minutes_ago, status in stories:
+            source = sources[source_name]
+            if Incident.objects.filter(alert_source=source, alias=alias).exists():
+                continue
+            started_at = now - timedelta(minutes=minutes_ago)
+            incident = Incident.objects.create(
+                alert_source=source,
+                alias=alias,
+                title=title,
+                severity=severity,
+                status=status,
+                team=source.team,
+                environment="production",
+                started_at=started_at,
+                last_alert_at=started_at + timedelta(minutes=5),
+                repeat_count=1,
+            )
+            IncidentComponent.objects.bulk_create(
+                IncidentComponent(incident=incident, name=name, component=component)
+                for name in components
+                for component in [Component.objects.filter(name=name).first()]
+            )
+            entries = [
+                TimelineEntry(incident=incident, at=started_at, kind="alert", actor=source.name),
+                TimelineEntry(
+                    incident=incident,
+                    at=started_at + timedelta(minutes=5),
+                    kind="repeat",
+                    actor=source.name,
+                ),
+            ]
+            if status in ("acknowledged", "resolved"):
+                incident.acknowledged_at = started_at + timedelta(minutes=7)
+                incident.acknowledged_by = user
+                entries.append(_by_user(incident, user, incident.acknowledged_at, "acknowledged"))
+            if status == "resolved":
+                incident.resolved_at = started_at + timedelta(minutes=42)
+                incident.resolved_by = user
+                entries.append(
+                    _by_user(
+                        incident,
+                        user,
+                        started_at + timedelta(minutes=30),
+                        "note",
+                        text="Rolled back the last deploy; error rate recovering.",
+                    )
+                )
+                entries.append(_by_user(incident, user, incident.resolved_at, "resolved"))
+            incident.save()
+            TimelineEntry.objects.bulk_create(entries)
+            created += 1
+        return created
+
+
+def _by_user(
+    incident: Incident, user: AbstractBaseUser, at: datetime, kind: str, **data: str
+) -> TimelineEntry:
+    return TimelineEntry(
+        incident=incident, at=at, kind=kind, actor=user.get_username(), user=user, data=data
+    )
+
+
+def _names(section: str) -> list[str]:
+    return [entry["name"] for entry in CATALOG[section]]

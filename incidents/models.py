@@ -1,0 +1,153 @@
+"""Incidents, what happened in them, and the changes suspected of causing them."""
+
+from django.conf import settings
+from django.db import models
+
+from changes.models import ChangeEvent
+from pipelines.models import AlertSource, Severity
+from teams.models import Component, Team
+
+
+class Incident(models.Model):
+    """An alert that needs a human. `alias` deduplicates: one open incident per source and alias."""
+
+    class Status(models.TextChoices):
+        TRIGGERED = "triggered", "Triggered"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    OPEN_STATUSES = (Status.TRIGGERED, Status.ACKNOWLEDGED)
+
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.HIGH)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.TRIGGERED)
+    alias = models.CharField(max_length=255, blank=True)
+    alert_source = models.ForeignKey(
+        AlertSource, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    environment = models.CharField(max_length=100, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    links = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField()
+    last_alert_at = models.DateTimeField()
+    repeat_count = models.PositiveIntegerField(default=0)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # Resolved by a person (resolved_by) or by a rule ("source recovered", "quiet period").
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_by_rule = models.CharField(max_length=100, blank=True)
+    correlated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = (
+            # Two alerts of one alias arriving at the same instant must still make one incident.
+            models.UniqueConstraint(
+                fields=("alert_source", "alias"),
+                condition=models.Q(status__in=("triggered", "acknowledged")) & ~models.Q(alias=""),
+                name="uniq_open_incident_per_source_alias",
+            ),
+        )
+        indexes = (
+            models.Index(fields=("status", "-started_at"), name="incident_status_started_idx"),
+            models.Index(fields=("alert_source", "alias"), name="incident_source_alias_idx"),
+            models.Index(fields=("-started_at", "-id"), name="incident_started_idx"),
+        )
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class IncidentComponent(models.Model):
+    """A component an incident is about: the name as the alert gave it, and the catalog entry."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="components")
+    name = models.CharField(max_length=200)
+    component = models.ForeignKey(
+        Component, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("incident", "name"), name="uniq_incident_component"),
+        )
+        indexes = (models.Index(fields=("name",), name="incident_component_name_idx"),)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TimelineEntry(models.Model):
+    """Something that happened to an incident, by whom (a user, the source, or a rule)."""
+
+    class Kind(models.TextChoices):
+        ALERT = "alert", "Alert"
+        REPEAT = "repeat", "Repeat"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+        REOPENED = "reopened", "Reopened"
+        NOTE = "note", "Note"
+        STATUS = "status", "Status"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=15, choices=Kind.choices)
+    actor = models.CharField(max_length=200, blank=True)  # display name of user, source or rule
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ("at", "id")
+        verbose_name_plural = "timeline entries"
+        indexes = (models.Index(fields=("incident", "at"), name="timeline_incident_at_idx"),)
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class SuspectChange(models.Model):
+    """A change that may have caused an incident, with the score and reasons that rank it."""
+
+    class Verdict(models.TextChoices):
+        UNREVIEWED = "", "Not reviewed"
+        CONFIRMED = "confirmed", "Confirmed cause"
+        UNRELATED = "unrelated", "Not related"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="suspects")
+    change = models.ForeignKey(ChangeEvent, on_delete=models.CASCADE, related_name="suspected_in")
+    score = models.FloatField()
+    rank = models.PositiveIntegerField()
+    reasons = models.JSONField(default=list)
+    verdict = models.CharField(
+        max_length=10, choices=Verdict.choices, default=Verdict.UNREVIEWED, blank=True
+    )
+    verdict_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verdict_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("rank",)
+        constraints = (
+            models.UniqueConstraint(
+                fields=("incident", "change"), name="uniq_suspect_per_incident"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"change {self.change_id} suspect #{self.rank} for incident {self.incident_id}"

@@ -1,0 +1,167 @@
+"""Configuration as code: one YAML file declares teams, components, pipelines and alert sources.
+
+Like Grafana's provisioning files: entries are created or updated by name, fields an entry
+leaves out are left as they are, anything the file does not list is left alone, and the whole
+file is validated before anything is written.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from celery import current_app
+from django.db import transaction
+from rest_framework import serializers
+
+from common.config_files import ConfigInvalid, validate_section
+from common.tokens import hash_token, visible_prefix
+from pipelines.endpoints import ingest_url
+from pipelines.models import AlertSource, DeploymentPipeline, Integration, Severity
+from pipelines.services import create_integration
+from teams.config_as_code import apply_catalog, validate_catalog
+from teams.models import Team
+
+SECTIONS = ("teams", "components", "pipelines", "alert_sources")
+
+
+def _names() -> serializers.ListField:
+    return serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+
+
+class PipelineEntry(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=DeploymentPipeline.Kind.choices)
+    team = serializers.SlugField(max_length=50, required=False, allow_null=True)
+    secret = serializers.CharField(max_length=200, required=False)
+    key = serializers.CharField(min_length=8, max_length=200, required=False)
+    enabled = serializers.BooleanField(required=False)
+    environments = _names()
+    branches = _names()
+    event_types = _names()
+
+
+class AlertSourceEntry(PipelineEntry):
+    kind = serializers.ChoiceField(choices=AlertSource.Kind.choices)
+    default_severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    default_components = _names()
+    insufficient_data = serializers.ChoiceField(
+        choices=AlertSource.InsufficientData.choices, required=False
+    )
+    window_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
+    skew_minutes = serializers.IntegerField(min_value=0, max_value=24 * 60, required=False)
+    quiet_period_minutes = serializers.IntegerField(
+        min_value=1, max_value=7 * 24 * 60, required=False, allow_null=True
+    )
+    reopen_window_minutes = serializers.IntegerField(
+        min_value=0, max_value=7 * 24 * 60, required=False
+    )
+    timestamp_tolerance_seconds = serializers.IntegerField(
+        min_value=1, max_value=24 * 3600, required=False
+    )
+
+
+def parse_config(text: str) -> Mapping[str, Any]:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigInvalid([f"not valid YAML: {error}"]) from None
+    if document is None:
+        return {}
+    if not isinstance(document, Mapping):
+        raise ConfigInvalid(
+            ["the file must be a mapping with teams, components, pipelines, alert_sources"]
+        )
+    unknown = sorted(set(document) - set(SECTIONS))
+    if unknown:
+        raise ConfigInvalid([f"{section}: unknown section" for section in unknown])
+    return document
+
+
+@transaction.atomic
+def apply_config(document: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Validate the whole document, then create or update what it lists, in one transaction.
+
+    Returns {"pipelines": {name: {id, kind, url, key?, secret?}}, "alert_sources": {...}}; the key
+    and secret appear only where they were created or given in the file.
+    Raises ConfigInvalid, naming each bad entry and field, before writing anything.
+    """
+    errors: list[str] = []
+    catalog = validate_catalog(document, errors)
+    integrations = {
+        DeploymentPipeline: validate_section(
+            document, "pipelines", PipelineEntry, key="name", errors=errors
+        ),
+        AlertSource: validate_section(
+            document, "alert_sources", AlertSourceEntry, key="name", errors=errors
+        ),
+    }
+    known_teams = {team["slug"] for team in catalog["teams"]}
+    known_teams |= set(Team.objects.values_list("slug", flat=True))
+    for model, entries in integrations.items():
+        keys_in_file: set[str] = set()
+        for entry in entries:
+            if entry.get("team") and entry["team"] not in known_teams:
+                errors.append(f"{entry['_label']}.team: unknown team {entry['team']!r}")
+            if "key" in entry:
+                key_hash = hash_token(entry["key"])
+                taken = model.objects.filter(key_hash=key_hash).exclude(name=entry["name"])
+                if key_hash in keys_in_file or taken.exists():
+                    errors.append(f"{entry['_label']}.key: already the key of another integration")
+                keys_in_file.add(key_hash)
+    if errors:
+        raise ConfigInvalid(errors)
+
+    renamed = apply_catalog(catalog)
+    if renamed:
+        _resolve_changes_later(sorted(renamed))
+    teams = {team.slug: team for team in Team.objects.all()}
+    return {
+        "pipelines": _apply_integrations(
+            DeploymentPipeline, integrations[DeploymentPipeline], teams
+        ),
+        "alert_sources": _apply_integrations(AlertSource, integrations[AlertSource], teams),
+    }
+
+
+def _apply_integrations(
+    model: type[Integration], entries: list[dict], teams: dict[str, Team]
+) -> dict[str, dict[str, Any]]:
+    result = {}
+    for entry in entries:
+        fields = {name: value for name, value in entry.items() if name not in ("_label", "name")}
+        key = fields.pop("key", None)
+        secret = fields.pop("secret", None)
+        if "team" in fields:
+            fields["team"] = teams.get(fields["team"]) if fields["team"] else None
+        integration = model.objects.filter(name=entry["name"]).first()
+        created = integration is None
+        if integration is None:
+            integration, key = create_integration(
+                model=model, name=entry["name"], secret=secret, key=key, **fields
+            )
+            secret = integration.secret
+        else:
+            for name, value in fields.items():
+                setattr(integration, name, value)
+            if secret is not None:
+                integration.secret = secret
+            if key is not None:
+                integration.key_hash = hash_token(key)
+                integration.key_prefix = visible_prefix(key)
+            integration.save()
+        shown: dict[str, Any] = {"id": integration.pk, "kind": integration.kind}
+        if created or key is not None:
+            shown["key"] = key
+        if created or secret is not None:
+            shown["secret"] = secret
+        shown["url"] = ingest_url(integration, key)
+        result[integration.name] = shown
+    return result
+
+
+def _resolve_changes_later(names: list[str]) -> None:
+    # By task name: pipelines may not import changes. After commit, so the worker sees the aliases.
+    transaction.on_commit(
+        lambda: current_app.signature("changes.resolve_change_components", args=(names,)).delay(),
+        robust=True,
+    )

@@ -1,0 +1,33 @@
+"""Where each kind of integration sends its events, as a full URL for its settings.
+
+Kinds whose producers cannot set headers (webhooks, SNS subscriptions) get the key in the path;
+kinds that send a bearer key or a key in the body get the fixed endpoint.
+"""
+
+from django.conf import settings
+
+from pipelines.models import AlertSource, DeploymentPipeline, Integration
+
+_PIPELINE_PATHS = {
+    DeploymentPipeline.Kind.GENERIC: "/api/v1/changes",
+    DeploymentPipeline.Kind.GITHUB: "/api/v1/pipelines/{key}/events",
+    DeploymentPipeline.Kind.GITLAB: "/api/v1/pipelines/{key}/events",
+    DeploymentPipeline.Kind.CODEPIPELINE: "/api/v1/changes",
+    DeploymentPipeline.Kind.PAGERDUTY: "/v2/change/enqueue",
+}
+_ALERT_SOURCE_PATHS = {
+    AlertSource.Kind.GENERIC: "/api/v1/incidents",
+    AlertSource.Kind.CLOUDWATCH_SNS: "/api/v1/alert-sources/{key}/alerts",
+    AlertSource.Kind.EVENTBRIDGE: "/api/v1/alerts",
+    AlertSource.Kind.ALERTMANAGER: "/api/v1/alerts",
+    AlertSource.Kind.GRAFANA: "/api/v1/alerts",
+    AlertSource.Kind.WEBHOOK: "/api/v1/alert-sources/{key}/alerts",
+    AlertSource.Kind.PAGERDUTY: "/v2/enqueue",
+}
+
+
+def ingest_url(integration: Integration, key: str | None) -> str:
+    """The URL to give the producer. Without the clear key, a placeholder stands in for it."""
+    paths = _PIPELINE_PATHS if isinstance(integration, DeploymentPipeline) else _ALERT_SOURCE_PATHS
+    path = paths[integration.kind].format(key=key or "<integration-key>")
+    return settings.PUBLIC_URL + path

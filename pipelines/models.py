@@ -1,0 +1,98 @@
+"""The integrations events arrive through: deployment pipelines (changes) and alert sources."""
+
+from django.db import models
+
+from teams.models import Team
+
+
+class Severity(models.TextChoices):
+    """Incident severities, most urgent first. Alert sources default to one of them."""
+
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFO = "info", "Info"
+
+
+class Integration(models.Model):
+    """What pipelines and alert sources share: a hashed integration key and a signing secret.
+
+    Subclasses add `kind` and `team` (each with its own reverse name on Team).
+
+    The key is random and shown once; only its SHA-256 and a short prefix are stored.
+    The signing secret is kept in clear because HMAC verification needs it.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    key_prefix = models.CharField(max_length=16)
+    secret = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    # Noise filters: record only these (empty list = everything).
+    environments = models.JSONField(default=list, blank=True)
+    branches = models.JSONField(default=list, blank=True)
+    event_types = models.JSONField(default=list, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class DeploymentPipeline(Integration):
+    """Where change events come from: a CI/CD system, a script, a webhook."""
+
+    class Kind(models.TextChoices):
+        GENERIC = "generic", "Generic API (curl, Alert24, ilert)"
+        GITHUB = "github", "GitHub webhook"
+        GITLAB = "gitlab", "GitLab webhook"
+        CODEPIPELINE = "codepipeline", "AWS CodePipeline (EventBridge)"
+        PAGERDUTY = "pagerduty", "PagerDuty Change Events compatible"
+
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="pipelines"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+
+
+class AlertSource(Integration):
+    """Where alerts come from; also holds the correlation and auto-resolve settings."""
+
+    class Kind(models.TextChoices):
+        GENERIC = "generic", "Incidents API (Alert24 compatible)"
+        CLOUDWATCH_SNS = "cloudwatch_sns", "CloudWatch via SNS"
+        EVENTBRIDGE = "eventbridge", "Amazon EventBridge"
+        ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+        GRAFANA = "grafana", "Grafana alerting"
+        WEBHOOK = "webhook", "Signed webhook"
+        PAGERDUTY = "pagerduty", "PagerDuty Events v2 compatible"
+
+    class InsufficientData(models.TextChoices):
+        IGNORE = "ignore", "Ignore"
+        RAISE = "raise", "Raise at medium severity"
+
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="alert_sources"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    default_severity = models.CharField(
+        max_length=10, choices=Severity.choices, default=Severity.HIGH
+    )
+    default_components = models.JSONField(default=list, blank=True)
+    insufficient_data = models.CharField(
+        max_length=10, choices=InsufficientData.choices, default=InsufficientData.IGNORE
+    )
+    window_minutes = models.PositiveIntegerField(default=60)
+    skew_minutes = models.PositiveIntegerField(default=2)
+    # Auto-resolve when no repeat arrives for this long; null = only the source resolves.
+    quiet_period_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # An alert this soon after resolution reopens the incident instead of opening a new one.
+    reopen_window_minutes = models.PositiveIntegerField(default=0)
+    # How far a signed request's timestamp may be from our clock.
+    timestamp_tolerance_seconds = models.PositiveIntegerField(default=300)

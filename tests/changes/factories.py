@@ -1,0 +1,20 @@
+import factory
+from django.utils import timezone
+
+from changes.models import ChangeEvent
+from tests.pipelines.factories import DeploymentPipelineFactory
+
+
+class ChangeEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChangeEvent
+
+    pipeline = factory.SubFactory(DeploymentPipelineFactory)
+    occurred_at = factory.LazyFunction(timezone.now)
+    received_at = factory.LazyAttribute(lambda change: change.occurred_at)
+    component = "payments-service"
+    environment = "production"
+    summary = factory.Sequence(lambda n: f"Deploy number {n}")
+    triggered_by = "dana-ops"
+    version = factory.Sequence(lambda n: f"v1.{n}.0")
+    idempotency_key = factory.Sequence(lambda n: f"delivery-{n}")

@@ -1,0 +1,144 @@
+"""Every page needs a login; the shell renders in a constant number of queries."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+
+from incidents.models import Incident
+from tests.changes.factories import ChangeEventFactory
+from tests.incidents.factories import IncidentFactory, SuspectChangeFactory, TimelineEntryFactory
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC = {"login", "logout"}
+OWN_LOGIN = {"admin", "api-schema"}  # the admin has its own login page; the API answers 401
+
+
+def page_names(patterns=None, namespace: str = "") -> list[str]:
+    """Every named URL of the project, so a new page cannot forget its login check."""
+    names = []
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace in OWN_LOGIN:
+                continue
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names += page_names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.append(f"{namespace}{pattern.name}")
+    return [name for name in names if name not in PUBLIC | OWN_LOGIN]
+
+
+def url_of(name: str) -> str:
+    try:
+        return reverse(name)
+    except NoReverseMatch:  # a page about one object
+        return reverse(name, kwargs={"pk": 1})
+
+
+def test_all_pages_are_found():
+    assert {"changes:list", "changes:detail", "incidents:list", "settings:overview"} <= set(
+        page_names()
+    )
+
+
+@pytest.mark.parametrize("name", page_names())
+def test_anonymous_users_are_sent_to_login(client, name):
+    url = url_of(name)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+def test_api_schema_answers_401_without_credentials(client):
+    assert client.get(reverse("api-schema")).status_code == 401
+
+
+def test_api_docs_work_offline_once_logged_in(logged_in_client):
+    page = logged_in_client.get(reverse("api-docs")).content.decode()
+    assert "swagger-ui" in page and "cdn" not in page.lower()
+
+
+def test_login_page_and_logout(client, user):
+    assert "Log in" in client.get(reverse("login")).content.decode()
+    response = client.post(
+        reverse("login"), {"username": "oncall", "password": "correct horse battery staple"}
+    )
+    assert response.status_code == 302
+    assert "Deployments" in client.get(reverse("changes:list")).content.decode()
+    client.post(reverse("logout"))
+    assert client.get(reverse("changes:list")).status_code == 302
+
+
+def test_shell_has_navigation_and_vendored_htmx(logged_in_client):
+    page = logged_in_client.get(reverse("changes:list")).content.decode()
+    for label in ("Deployments", "Incidents", "Settings"):
+        assert label in page
+    assert "/static/django_htmx/htmx" in page and "unpkg" not in page
+    assert 'hx-headers=\'{"X-CSRFToken": "' in page
+
+
+def test_unknown_page_is_404_in_the_layout(logged_in_client):
+    response = logged_in_client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "Not found" in response.content.decode()
+    assert "Deployments" in response.content.decode()
+
+
+def test_empty_states_guide_the_user(logged_in_client):
+    assert "No deployments yet" in logged_in_client.get(reverse("changes:list")).content.decode()
+
+
+def queries_for(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("count", [10, 120])
+def test_deployments_page_cost_does_not_grow_with_rows(logged_in_client, count):
+    ChangeEventFactory.create_batch(count)
+    assert queries_for(logged_in_client, reverse("changes:list")) <= 4
+
+
+def test_load_older_pages_by_keyset(logged_in_client):
+    changes = ChangeEventFactory.create_batch(60)
+    first = logged_in_client.get(reverse("changes:list"))
+    cursor = first.context["page"].next_cursor
+    assert cursor
+
+    older = logged_in_client.get(
+        reverse("changes:list"), {"before": cursor}, HTTP_HX_REQUEST="true"
+    )
+
+    shown = {c.pk for c in first.context["page"].items} | {
+        c.pk for c in older.context["page"].items
+    }
+    assert shown == {c.pk for c in changes}
+    assert "<html" not in older.content.decode()  # the fragment, not the page
+
+
+@pytest.mark.parametrize("count", [2, 40])
+def test_incident_pages_cost_does_not_grow_with_rows(logged_in_client, count):
+    IncidentFactory.create_batch(count)
+    IncidentFactory.create_batch(count, status=Incident.Status.RESOLVED)
+    assert queries_for(logged_in_client, reverse("incidents:list")) <= 6
+
+    incident = IncidentFactory()
+    TimelineEntryFactory.create_batch(count, incident=incident)
+    for rank in range(1, min(count, 10) + 1):
+        SuspectChangeFactory(incident=incident, rank=rank)
+    assert queries_for(logged_in_client, reverse("incidents:detail", args=[incident.pk])) <= 9
+
+
+def test_payload_text_is_escaped(logged_in_client):
+    change = ChangeEventFactory(
+        component="<script>alert(1)</script>",
+        summary="<img src=x onerror=alert(2)>",
+        links=[{"href": "javascript:alert(3)", "text": "<b>run</b>"}],
+    )
+    for url in (reverse("changes:list"), reverse("changes:detail", args=[change.pk])):
+        page = logged_in_client.get(url).content.decode()
+        assert "<script>alert(1)" not in page and "<img src=x" not in page
+        assert "javascript:alert" not in page and "<b>run</b>" not in page
+        assert "&lt;script&gt;" in page
