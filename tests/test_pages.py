@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
@@ -83,6 +84,11 @@ def test_unknown_page_is_404_in_the_layout(logged_in_client):
     assert response.status_code == 404
     assert "Not found" in response.content.decode()
     assert "Deployments" in response.content.decode()
+
+
+def test_server_error_page_renders_in_the_layout_without_a_request():
+    page = render_to_string("500.html")  # Django renders it with no context at all
+    assert "Something broke on our side" in page and "whatchanged" in page.lower()
 
 
 def test_empty_states_guide_the_user(logged_in_client):
