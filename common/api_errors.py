@@ -4,11 +4,19 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from common.exceptions import DomainError
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape, for the OpenAPI schema."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict:

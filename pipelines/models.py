@@ -96,3 +96,54 @@ class AlertSource(Integration):
     reopen_window_minutes = models.PositiveIntegerField(default=0)
     # How far a signed request's timestamp may be from our clock.
     timestamp_tolerance_seconds = models.PositiveIntegerField(default=300)
+
+
+class Delivery(models.Model):
+    """What one request to an integration did: kept so admins can debug their producers.
+
+    Capped per integration (see pipelines.deliveries); the payload is kept as received text,
+    cut at PAYLOAD_LIMIT, and always rendered escaped.
+    """
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        IGNORED = "ignored", "Ignored"
+        REJECTED = "rejected", "Rejected"
+
+    PAYLOAD_LIMIT = 64 * 1024
+
+    pipeline = models.ForeignKey(
+        DeploymentPipeline,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    alert_source = models.ForeignKey(
+        AlertSource, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    received_at = models.DateTimeField()
+    event_type = models.CharField(max_length=100, blank=True)
+    status_code = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    size = models.PositiveIntegerField()
+    payload = models.TextField(blank=True)
+    # What the request stored: a change or incident id, for a link from the log.
+    object_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = (
+            models.CheckConstraint(
+                condition=models.Q(pipeline__isnull=True) ^ models.Q(alert_source__isnull=True),
+                name="delivery_has_one_integration",
+            ),
+        )
+        indexes = (
+            models.Index(fields=("pipeline", "-received_at"), name="delivery_pipeline_idx"),
+            models.Index(fields=("alert_source", "-received_at"), name="delivery_source_idx"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.event_type or 'request'} {self.status_code} {self.outcome}"

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.core.cache import cache
 
 from tests.teams.factories import UserFactory
 
@@ -20,3 +21,10 @@ def user(db):
 def logged_in_client(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters must not leak between tests (ids are reused after a rollback)."""
+    cache.clear()
+    yield

@@ -21,8 +21,8 @@ def page_names(patterns=None, namespace: str = "") -> list[str]:
     names = []
     for pattern in patterns if patterns is not None else get_resolver().url_patterns:
         if isinstance(pattern, URLResolver):
-            if pattern.namespace in OWN_LOGIN:
-                continue
+            if pattern.namespace in OWN_LOGIN or (pattern.namespace or "").endswith("-api"):
+                continue  # the APIs answer 401 in JSON: tests/*/test_read_api.py
             inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
             names += page_names(pattern.url_patterns, inner)
         elif isinstance(pattern, URLPattern) and pattern.name:

@@ -1,0 +1,171 @@
+"""GitLab webhooks as changes: the Deployment Hook and the Pipeline Hook.
+
+Reads the event type from the X-Gitlab-Event header and takes X-Gitlab-Event-UUID as the
+idempotency key (it wins over the Idempotency-Key header GitLab also sends, which the ingest
+view only falls back to); the X-Gitlab-Token check happens before this runs. Payload fields
+follow https://docs.gitlab.com/user/project/integrations/webhook_events/ (deployment and
+pipeline events), and which of them feeds which of our fields follows the notes in
+tests/fixtures/producers/gitlab/*.json. GitLab writes times as Ruby's Time#to_s, which
+pick_time reads.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from changes.adapters.base import (
+    CanonicalChange,
+    Ignored,
+    PayloadInvalid,
+    clean_links,
+    pick,
+    pick_text,
+    pick_time,
+)
+
+EVENT_HEADER = "X-Gitlab-Event"
+EVENT_UUID_HEADER = "X-Gitlab-Event-UUID"
+DEPLOYMENT_HOOK = "Deployment Hook"
+PIPELINE_HOOK = "Pipeline Hook"
+# The lengths of the ChangeEvent columns the values end up in.
+NAME_LENGTH = 200
+ENVIRONMENT_LENGTH = 100
+COMMIT_LENGTH = 100
+SUMMARY_LENGTH = 500
+# created and canceled deployments changed nothing: not recorded.
+DEPLOYMENT_OUTCOMES = {"running": "started", "success": "succeeded", "failed": "failed"}
+# Only finished pipelines; running, pending, canceled, skipped and manual ones are not an end.
+PIPELINE_OUTCOMES = {"success": "succeeded", "failed": "failed"}
+
+
+def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> CanonicalChange:
+    """Read one GitLab delivery.
+
+    Raises PayloadInvalid naming the bad field or header, and Ignored (with the reason) for
+    event types we do not use and events that are not a change to record.
+    """
+    if not isinstance(body, Mapping):
+        raise PayloadInvalid("body", "Expected a JSON object.")
+    event = _header(headers, EVENT_HEADER, max_length=100)
+    if not event:
+        raise PayloadInvalid(EVENT_HEADER, "This header is required.")
+    read = READERS.get(event)
+    if read is None:
+        raise Ignored(f"event type not used: {event}", event_type=event)
+    idempotency_key = _header(headers, EVENT_UUID_HEADER, max_length=NAME_LENGTH)
+    return replace(read(body), idempotency_key=idempotency_key)
+
+
+def _deployment(body: Mapping[str, Any]) -> CanonicalChange:
+    _require_objects(body, "project")
+    status = pick_text(body, "status", required=True).lower()
+    if status not in DEPLOYMENT_OUTCOMES:
+        raise Ignored(f"deployment status not recorded: {status}", event_type=DEPLOYMENT_HOOK)
+    ref = pick_text(body, "ref", max_length=NAME_LENGTH)
+    environment = pick_text(body, "environment", max_length=ENVIRONMENT_LENGTH)
+    return CanonicalChange(
+        component=_component(body),
+        occurred_at=pick_time(body, "status_changed_at"),
+        environment=environment,
+        outcome=DEPLOYMENT_OUTCOMES[status],
+        summary=_summary(_deploy_title(ref, environment)),
+        description=pick_text(body, "commit_title"),
+        triggered_by=pick_text(body, "user.username", max_length=NAME_LENGTH),
+        version=ref,
+        # Kept short as sent: the full SHA is only the last segment of commit_url.
+        commit=pick_text(body, "short_sha", max_length=COMMIT_LENGTH),
+        links=_links(
+            body,
+            {
+                "deployable_url": "Job",
+                "commit_url": "Commit",
+                "environment_external_url": "Environment",
+            },
+        ),
+        metadata=_metadata(body, deployment_id="deployment_id", job_id="deployable_id"),
+        event_type=DEPLOYMENT_HOOK,
+    )
+
+
+def _pipeline(body: Mapping[str, Any]) -> CanonicalChange:
+    _require_objects(body, "object_attributes", "project")
+    status = pick_text(body, "object_attributes.status", required=True).lower()
+    if status not in PIPELINE_OUTCOMES:
+        raise Ignored(f"pipeline status not recorded: {status}", event_type=PIPELINE_HOOK)
+    ref = pick_text(body, "object_attributes.ref", required=True, max_length=NAME_LENGTH)
+    if pick(body, "object_attributes.tag", bool, required=False):
+        raise Ignored(f"tag pipeline not recorded: {ref}", event_type=PIPELINE_HOOK)
+    if ref != pick_text(body, "project.default_branch", required=True):
+        raise Ignored(
+            f"pipeline on a non-default branch not recorded: {ref}", event_type=PIPELINE_HOOK
+        )
+    # No environment: the pipeline has none. Its deploy jobs fire their own Deployment Hook.
+    return CanonicalChange(
+        component=_component(body),
+        occurred_at=pick_time(body, "object_attributes.finished_at"),
+        outcome=PIPELINE_OUTCOMES[status],
+        summary=_summary(pick_text(body, "object_attributes.name") or f"Pipeline on {ref}"),
+        description=pick_text(body, "commit.title"),
+        triggered_by=pick_text(body, "user.username", max_length=NAME_LENGTH),
+        version=ref,
+        commit=pick_text(body, "object_attributes.sha", max_length=COMMIT_LENGTH),
+        links=_links(body, {"object_attributes.url": "Pipeline", "commit.url": "Commit"}),
+        metadata=_metadata(
+            body, pipeline_id="object_attributes.id", source="object_attributes.source"
+        ),
+        event_type=PIPELINE_HOOK,
+        branch=ref,
+    )
+
+
+READERS: dict[str, Callable[[Mapping[str, Any]], CanonicalChange]] = {
+    DEPLOYMENT_HOOK: _deployment,
+    PIPELINE_HOOK: _pipeline,
+}
+
+
+def _header(headers: Mapping[str, str], name: str, *, max_length: int) -> str:
+    value = headers.get(name, "").strip()
+    if len(value) > max_length:
+        raise PayloadInvalid(name, f"Ensure this header has no more than {max_length} characters.")
+    return value
+
+
+def _require_objects(body: Mapping[str, Any], *paths: str) -> None:
+    # pick() reads through a string as if the field were missing; checking each container
+    # first makes the error say "expected an object" at the right path.
+    for path in paths:
+        pick(body, path, Mapping)
+
+
+def _component(body: Mapping[str, Any]) -> str:
+    return pick_text(body, "project.name", required=True, max_length=NAME_LENGTH)
+
+
+def _deploy_title(ref: str, environment: str) -> str:
+    title = f"Deploy {ref}" if ref else "Deploy"
+    return f"{title} to {environment}" if environment else title
+
+
+def _summary(text: str) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= SUMMARY_LENGTH else line[: SUMMARY_LENGTH - 1] + "…"
+
+
+def _links(body: Mapping[str, Any], labels: Mapping[str, str]) -> tuple[dict[str, str], ...]:
+    """The payload's URLs at `labels`' paths, each once; clean_links keeps only http(s)."""
+    by_href: dict[str, str] = {}
+    for path, text in labels.items():
+        href = pick_text(body, path)
+        if href:
+            by_href.setdefault(href, text)
+    return clean_links([{"href": href, "text": text} for href, text in by_href.items()])
+
+
+def _metadata(body: Mapping[str, Any], **paths: str) -> dict[str, Any]:
+    """A few extras for the change page (project and ids), never the whole payload."""
+    picked = {
+        name: pick(body, path, (str, int, float, bool), required=False)
+        for name, path in {"project": "project.path_with_namespace", **paths}.items()
+    }
+    return {name: value for name, value in picked.items() if value not in (None, "")}

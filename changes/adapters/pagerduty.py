@@ -1,0 +1,131 @@
+"""PagerDuty Change Events API v2 (`POST /v2/change/enqueue`) as changes.
+
+Reads `payload.summary` (required), `payload.source`, `payload.timestamp`,
+`payload.custom_details` and `links`, per
+https://github.com/PagerDuty/developer-docs/blob/main/docs/events-API-v2/03-Change-Events.md ;
+which of them feeds which of our fields follows the notes in
+tests/fixtures/producers/pagerduty_change/*.json. custom_details is free-form: we read the keys
+Ansible's community.general.pagerduty_change sends (environment, revision, user), a `kind`
+naming one of ours, and a failed `build_state` or `status`; everything else is kept as metadata.
+The `routing_key` is checked before this runs and is never kept.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from changes.adapters.base import (
+    KINDS,
+    CanonicalChange,
+    PayloadInvalid,
+    clean_links,
+    pick,
+    pick_text,
+    pick_time,
+)
+
+DETAILS = "payload.custom_details"
+# PagerDuty refuses a longer summary. Our column is shorter: we cut it and keep the whole text.
+PAGERDUTY_SUMMARY_LENGTH = 1024
+SUMMARY_LENGTH = 500
+# The lengths of the ChangeEvent columns the values end up in.
+NAME_LENGTH = 200
+# The custom_details we map, with the length of the column each ends up in.
+MAPPED_DETAILS = {"environment": 100, "revision": NAME_LENGTH, "user": NAME_LENGTH}
+# CI scripts report the build's result here (PagerDuty's own example sends build_state passed).
+RESULT_DETAILS = ("build_state", "status")
+FAILED_RESULTS = {"failed", "failure", "error", "errored"}
+# Credentials under any spelling, lower-cased without separators.
+KEY_NAMES = {"routingkey", "integrationkey"}
+
+
+def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> CanonicalChange:
+    """Read one change event. Raises PayloadInvalid naming the bad field.
+
+    A change event has no dedup key, so the idempotency key stays empty.
+    """
+    if not isinstance(body, Mapping):
+        raise PayloadInvalid("body", "Expected a JSON object.")
+    pick(body, "payload", Mapping)
+    details = pick(body, DETAILS, Mapping, required=False) or {}
+    mapped = _mapped_details(body, details)
+    summary = _summary(body)
+    shown = _first_line(summary)
+    return CanonicalChange(
+        component=pick_text(body, "payload.source", max_length=NAME_LENGTH),
+        occurred_at=pick_time(body, "payload.timestamp"),
+        environment=mapped.get("environment", ""),
+        kind=mapped.get("kind", "deployment"),
+        outcome=_outcome(details),
+        summary=shown,
+        description=summary if shown != summary else "",
+        triggered_by=mapped.get("user", ""),
+        version=mapped.get("revision", ""),
+        links=clean_links(body.get("links")),
+        metadata=_without_keys(
+            {name: value for name, value in details.items() if name not in mapped}
+        ),
+        event_type="change_event",
+    )
+
+
+def _summary(body: Mapping[str, Any]) -> str:
+    # Documented as a string: a number here is a sender's bug, not a summary.
+    summary = pick(body, "payload.summary", str).strip()
+    if not summary:
+        raise PayloadInvalid("payload.summary", "This field may not be blank.")
+    if len(summary) > PAGERDUTY_SUMMARY_LENGTH:
+        raise PayloadInvalid(
+            "payload.summary",
+            f"Ensure this field has no more than {PAGERDUTY_SUMMARY_LENGTH} characters.",
+        )
+    return summary
+
+
+def _first_line(summary: str) -> str:
+    line = summary.splitlines()[0]
+    return line if len(line) <= SUMMARY_LENGTH else line[: SUMMARY_LENGTH - 1] + "…"
+
+
+def _mapped_details(body: Mapping[str, Any], details: Mapping[str, Any]) -> dict[str, str]:
+    """The text of each custom_details key we map.
+
+    custom_details is free-form and PagerDuty takes any value, so a value that is not text
+    (or a kind that is not ours) is left for the metadata rather than refused.
+    """
+    mapped = {}
+    for name, max_length in MAPPED_DETAILS.items():
+        if _is_text(details.get(name)):
+            text = pick_text(body, f"{DETAILS}.{name}", max_length=max_length)
+            if text:
+                mapped[name] = text
+    kind = details.get("kind")
+    if isinstance(kind, str) and kind.strip().lower() in KINDS:
+        mapped["kind"] = kind.strip().lower()
+    return mapped
+
+
+def _outcome(details: Mapping[str, Any]) -> str:
+    # Change events are sent once a change is done: succeeded, unless the result says failed.
+    for name in RESULT_DETAILS:
+        result = details.get(name)
+        if isinstance(result, str) and result.strip().lower() in FAILED_RESULTS:
+            return "failed"
+    return "succeeded"
+
+
+def _is_text(value: Any) -> bool:
+    # JSON true/false are ints to Python; they are not text.
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _without_keys(value: Any) -> Any:
+    """`value` with every routing or integration key removed, at any depth."""
+    if isinstance(value, Mapping):
+        return {
+            name: _without_keys(item)
+            for name, item in value.items()
+            if str(name).lower().replace("_", "").replace("-", "") not in KEY_NAMES
+        }
+    if isinstance(value, list):
+        return [_without_keys(item) for item in value]
+    return value

@@ -1,0 +1,247 @@
+"""The change ingest endpoints (one per producer format) and the change read API."""
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.generics import RetrieveAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from changes import noise, selectors, services
+from changes.adapters import codepipeline, generic, github, gitlab, ilert, pagerduty
+from changes.adapters.base import Ignored, PayloadInvalid
+from changes.api.filters import ChangeFilter
+from changes.api.serializers import (
+    ChangeEventSerializer,
+    IngestAcceptedSerializer,
+    IngestIgnoredSerializer,
+)
+from common.api_errors import ErrorSerializer
+from common.pagination import keyset_page
+from pipelines.ingest import IngestApi, IngestResult
+from pipelines.models import Delivery, DeploymentPipeline
+from pipelines.signatures import verify_hub_signature, verify_shared_token
+
+ADAPTERS: dict[str, ModuleType] = {
+    DeploymentPipeline.Kind.GENERIC: generic,
+    DeploymentPipeline.Kind.GITHUB: github,
+    DeploymentPipeline.Kind.GITLAB: gitlab,
+    DeploymentPipeline.Kind.CODEPIPELINE: codepipeline,
+    DeploymentPipeline.Kind.PAGERDUTY: pagerduty,
+}
+EVENT_TYPE_HEADERS = ("X-GitHub-Event", "X-Gitlab-Event")
+INGEST_RESPONSES = {
+    202: IngestAcceptedSerializer,
+    200: IngestIgnoredSerializer,
+    **dict.fromkeys((400, 401, 403, 413, 429), ErrorSerializer),
+}
+MAX_PAGE_SIZE = 200
+
+
+class ChangeIngestApi(IngestApi):
+    """Record a change. The pipeline's kind decides which producer format the body is read as."""
+
+    integration_model = DeploymentPipeline
+
+    def event_type(self, request: Request, payload: Any) -> str:
+        for header in EVENT_TYPE_HEADERS:
+            if header in request.headers:
+                return request.headers[header][:100]
+        if isinstance(payload, Mapping) and isinstance(payload.get("detail-type"), str):
+            return payload["detail-type"][:100]
+        return ""
+
+    def adapter_for(self, pipeline: DeploymentPipeline) -> ModuleType:
+        return ADAPTERS[pipeline.kind]
+
+    def ingest(
+        self,
+        *,
+        request: Request,
+        integration: DeploymentPipeline,
+        payload: Any,
+        body: bytes,
+        received_at: datetime,
+    ) -> IngestResult:
+        verify_producer(integration, request, body)
+        adapter = self.adapter_for(integration)
+        try:
+            change = adapter.to_canonical(payload, request.headers)
+        except Ignored as ignored:
+            return _ignored(ignored.reason, ignored.event_type)
+        reason = noise.noise_reason(integration, change)
+        if reason:
+            return _ignored(reason, change.event_type)
+        if not change.idempotency_key:
+            header_key = request.headers.get("Idempotency-Key", "").strip()
+            if len(header_key) > 200:
+                raise PayloadInvalid("Idempotency-Key", "Use at most 200 characters.")
+            change = replace(change, idempotency_key=header_key)
+        event, created = services.record_change(
+            pipeline=integration, change=change, received_at=received_at
+        )
+        return IngestResult(
+            status_code=202,
+            data={"id": event.pk, "status": "recorded" if created else "duplicate"},
+            outcome=Delivery.Outcome.ACCEPTED,
+            event_type=change.event_type,
+            reason="" if created else "duplicate delivery: the first one was kept",
+            object_id=event.pk,
+        )
+
+
+class ChangesApi(ChangeIngestApi):
+    """`/api/v1/changes`: POST records a change (integration key), GET lists them (API token)."""
+
+    def get_authenticators(self) -> list:
+        if self._is_ingest():
+            return []
+        return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+
+    def get_permissions(self) -> list:
+        return [] if self._is_ingest() else [IsAuthenticated()]
+
+    def _is_ingest(self) -> bool:
+        return getattr(self.request, "method", "GET") == "POST"
+
+    @extend_schema(
+        operation_id="changes_ingest",
+        summary="Record a change (generic, Alert24-compatible, or the pipeline's producer format)",
+        request=OpenApiTypes.OBJECT,
+        responses=INGEST_RESPONSES,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request: Request, key: str = "") -> Response:
+        return super().post(request, key)
+
+    @extend_schema(
+        operation_id="changes_list",
+        summary="List changes, newest first, with a keyset cursor",
+        parameters=[
+            OpenApiParameter("cursor", str, description="the `next_cursor` of the previous page"),
+            OpenApiParameter("limit", int, description=f"page size, at most {MAX_PAGE_SIZE}"),
+        ],
+        filters=True,
+        responses=ChangeEventSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        filters = ChangeFilter(request.query_params, queryset=selectors.change_feed())
+        if not filters.is_valid():
+            raise exceptions.ValidationError(filters.errors)
+        page = keyset_page(
+            filters.qs,
+            time_field="occurred_at",
+            before=request.query_params.get("cursor", ""),
+            size=_page_size(request),
+        )
+        next_url = ""
+        if page.next_cursor:
+            query = request.query_params.copy()
+            query["cursor"] = page.next_cursor
+            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        return Response(
+            {
+                "results": ChangeEventSerializer(page.items, many=True).data,
+                "next": next_url or None,
+                "next_cursor": page.next_cursor or None,
+            }
+        )
+
+
+class PipelineEventsApi(ChangeIngestApi):
+    """`/api/v1/pipelines/<key>/events`: the key in the path, for producers that cannot set
+    headers (webhooks). Read as the pipeline's kind, like /api/v1/changes."""
+
+    @extend_schema(
+        operation_id="pipeline_events_ingest",
+        request=OpenApiTypes.OBJECT,
+        responses=INGEST_RESPONSES,
+    )
+    def post(self, request: Request, key: str = "") -> Response:
+        return super().post(request, key)
+
+
+class IlertDeploymentEventsApi(ChangeIngestApi):
+    """ilert-compatible `/api/deployment-events`: the key is `integrationKey` in the body."""
+
+    body_key_field = "integrationKey"
+
+    def adapter_for(self, pipeline: DeploymentPipeline) -> ModuleType:
+        return ilert
+
+    @extend_schema(
+        operation_id="ilert_deployment_event",
+        request=OpenApiTypes.OBJECT,
+        responses=INGEST_RESPONSES,
+    )
+    def post(self, request: Request, key: str = "") -> Response:
+        return super().post(request, key)
+
+
+class PagerDutyChangeEventsApi(ChangeIngestApi):
+    """PagerDuty Change Events v2-compatible `/v2/change/enqueue`: the key is `routing_key`."""
+
+    body_key_field = "routing_key"
+
+    def adapter_for(self, pipeline: DeploymentPipeline) -> ModuleType:
+        return pagerduty
+
+    @extend_schema(
+        operation_id="pagerduty_change_enqueue",
+        request=OpenApiTypes.OBJECT,
+        responses=INGEST_RESPONSES,
+    )
+    def post(self, request: Request, key: str = "") -> Response:
+        return super().post(request, key)
+
+
+class ChangeDetailApi(RetrieveAPIView):
+    """One change with every stored field."""
+
+    serializer_class = ChangeEventSerializer
+    queryset = selectors.change_feed()
+
+
+def verify_producer(pipeline: DeploymentPipeline, request: Request, body: bytes) -> None:
+    """Check the signature of producers that sign, against the pipeline's secret."""
+    if not pipeline.secret:
+        return
+    if pipeline.kind == DeploymentPipeline.Kind.GITHUB:
+        verify_hub_signature(
+            secret=pipeline.secret, body=body, header=request.headers.get("X-Hub-Signature-256")
+        )
+    elif pipeline.kind == DeploymentPipeline.Kind.GITLAB:
+        verify_shared_token(
+            secret=pipeline.secret,
+            header_name="X-Gitlab-Token",
+            value=request.headers.get("X-Gitlab-Token"),
+        )
+
+
+def _ignored(reason: str, event_type: str) -> IngestResult:
+    return IngestResult(
+        status_code=200,
+        data={"status": "ignored", "reason": reason},
+        outcome=Delivery.Outcome.IGNORED,
+        event_type=event_type,
+        reason=reason,
+    )
+
+
+def _page_size(request: Request) -> int:
+    raw = request.query_params.get("limit", "")
+    if not raw:
+        return 50
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise exceptions.ValidationError(
+            {"limit": [f"Use a whole number from 1 to {MAX_PAGE_SIZE}."]}
+        )
+    return int(raw)

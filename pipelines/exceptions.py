@@ -1,0 +1,48 @@
+"""Why an ingest request is refused. Each maps to one status and code in the error shape."""
+
+from common.exceptions import DomainError
+
+
+class UnknownKey(DomainError):
+    """Missing or wrong key. Same answer whether or not the integration exists."""
+
+    status = 401
+    code = "unknown_key"
+
+    def __init__(self) -> None:
+        super().__init__("Missing or unknown integration key.")
+
+
+class IntegrationDisabled(DomainError):
+    status = 403
+    code = "integration_disabled"
+
+    def __init__(self) -> None:
+        super().__init__("This integration is disabled; an admin can enable it in Settings.")
+
+
+class BadSignature(DomainError):
+    status = 401
+    code = "bad_signature"
+
+
+class BodyTooLarge(DomainError):
+    status = 413
+    code = "body_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The body is larger than the limit of {limit} bytes.")
+
+
+class MalformedBody(DomainError):
+    status = 400
+    code = "malformed_json"
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "throttled"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many requests for this integration; retry in {retry_after} s.")
+        self.retry_after = retry_after

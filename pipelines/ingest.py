@@ -1,0 +1,223 @@
+"""What every ingest endpoint does before and after its producer-specific part.
+
+read the body (413) → find the integration by its key in the path, an Authorization: Bearer
+header, or the body (401/403) → rate limit (429) → parse JSON (400) → the endpoint's own
+`ingest` → one delivery record. Errors come back in the one JSON error shape, never a 500.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api_errors import error_body
+from common.exceptions import DomainError
+from common.tokens import hash_token
+from pipelines.deliveries import record_delivery
+from pipelines.exceptions import (
+    BodyTooLarge,
+    IntegrationDisabled,
+    MalformedBody,
+    RateLimited,
+    UnknownKey,
+)
+from pipelines.models import Delivery, Integration
+from pipelines.throttling import check_rate
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an endpoint's `ingest` did, for the response and the delivery log."""
+
+    status_code: int
+    data: dict[str, Any]
+    outcome: str  # Delivery.Outcome
+    event_type: str = ""
+    reason: str = ""
+    object_id: int | None = None
+
+
+class IngestApi(APIView):
+    """Base class of the ingest endpoints. Subclasses set `integration_model` and `ingest`."""
+
+    authentication_classes = ()  # the key may be in the path, a header or the body: see below
+    permission_classes = ()
+    parser_classes = ()  # we read the raw bytes: signatures are computed over them
+    integration_model: ClassVar[type[Integration]]
+    # For producers that put the key in the body (PagerDuty's routing_key, ilert's integrationKey).
+    body_key_field: ClassVar[str] = ""
+
+    def post(self, request: Request, key: str = "") -> Response:
+        received_at = timezone.now()
+        integration: Integration | None = None
+        body = b""
+        event_type = ""
+        try:
+            body = read_body(request._request)
+            integration = self._integration_from(request, key)
+            if integration is not None:
+                admit(integration)
+            payload = parse_json(body)
+            if integration is None:
+                integration = self._integration_from_body(payload)
+                admit(integration)
+            event_type = self.event_type(request, payload)
+            result = self.ingest(
+                request=request,
+                integration=integration,
+                payload=payload,
+                body=body,
+                received_at=received_at,
+            )
+        except DomainError as error:
+            result = IngestResult(
+                status_code=error.status,
+                data=error_body(error.code, error.message, error.fields),
+                outcome=Delivery.Outcome.REJECTED,
+                event_type=event_type,
+                reason=error.message,
+            )
+            response = Response(result.data, status=result.status_code)
+            if isinstance(error, RateLimited):
+                response["Retry-After"] = str(error.retry_after)
+            if isinstance(error, UnknownKey):
+                response["WWW-Authenticate"] = 'Bearer realm="ingest"'
+        else:
+            response = Response(result.data, status=result.status_code)
+        if integration is not None:
+            record_delivery(
+                integration=integration,
+                received_at=received_at,
+                event_type=result.event_type or event_type,
+                status_code=result.status_code,
+                outcome=result.outcome,
+                reason=result.reason,
+                body=body,
+                object_id=result.object_id,
+            )
+        return response
+
+    def event_type(self, request: Request, payload: Any) -> str:
+        """The producer's event type, for the delivery log even when the request fails."""
+        return ""
+
+    def ingest(
+        self,
+        *,
+        request: Request,
+        integration: Integration,
+        payload: Any,
+        body: bytes,
+        received_at: datetime,
+    ) -> IngestResult:
+        raise NotImplementedError
+
+    def _integration_from(self, request: Request, path_key: str) -> Integration | None:
+        """By the key in the path or header; None when this endpoint reads it from the body."""
+        key = path_key or bearer_key(request)
+        if not key and self.body_key_field:
+            return None
+        return find_integration(self.integration_model, key)
+
+    def _integration_from_body(self, payload: Any) -> Integration:
+        key = payload.get(self.body_key_field) if isinstance(payload, Mapping) else None
+        return find_integration(self.integration_model, key if isinstance(key, str) else "")
+
+
+def admit(integration: Integration) -> None:
+    """Refuse a disabled integration (403) or one over its rate limit (429).
+
+    Called once the integration is known, so the refusal lands in its delivery log.
+    """
+    if not integration.enabled:
+        raise IntegrationDisabled()
+    check_rate(integration)
+
+
+def bearer_key(request: Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else ""
+
+
+def find_integration(model: type[Integration], key: str) -> Integration:
+    """The integration whose key this is, by an indexed lookup of the key's hash.
+
+    Raises UnknownKey, with the same answer whether or not any integration exists.
+    """
+    integration = None
+    if key and len(key) <= 500:
+        integration = model.objects.select_related("team").filter(key_hash=hash_token(key)).first()
+    if integration is None:
+        raise UnknownKey()
+    return integration
+
+
+def read_body(request: HttpRequest) -> bytes:
+    """The raw body, refused with 413 past INGEST_MAX_BODY_BYTES before it is read whole."""
+    limit = settings.INGEST_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise BodyTooLarge(limit)
+    try:
+        body = request.body
+    except RequestDataTooBig:  # no Content-Length, and Django's own limit tripped
+        raise BodyTooLarge(limit) from None
+    if len(body) > limit:
+        raise BodyTooLarge(limit)
+    return body
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as JSON, whatever the Content-Type says (SNS sends text/plain).
+
+    NUL characters and lone surrogates are dropped: no database can store them, and they carry
+    no meaning in a change or an alert.
+    """
+    if not body.strip():
+        raise MalformedBody("The body is empty; send a JSON object.")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise MalformedBody(f"The body is not valid UTF-8 (byte {error.start}).") from None
+    try:
+        return _clean(json.loads(text, parse_constant=_refuse_constant))
+    except RecursionError:
+        raise MalformedBody("The JSON is nested too deeply.") from None
+    except ValueError as error:
+        raise MalformedBody(f"Malformed JSON: {error}") from None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {_clean_text(key): _clean(item) for key, item in value.items()}
+    return value
+
+
+def _clean_text(text: str) -> str:
+    text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
