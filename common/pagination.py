@@ -7,10 +7,13 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from django.db.models import Model, Q, QuerySet
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
 
 M = TypeVar("M", bound=Model)
 
 DEFAULT_PAGE_SIZE = 50
+MAX_API_PAGE_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -58,3 +61,36 @@ def keyset_page(
         last = items[-1]
         next_cursor = encode_cursor(getattr(last, time_field), last.pk)
     return KeysetPage(items=items, next_cursor=next_cursor)
+
+
+def keyset_api_page(
+    request: Request,
+    queryset: QuerySet[M],
+    *,
+    time_field: str,
+    serializer: type[serializers.Serializer],
+) -> dict:
+    """An API list page: `results`, and `next` (a URL) / `next_cursor` for older rows.
+
+    `?limit=` sets the page size (1 to MAX_API_PAGE_SIZE), `?cursor=` continues a listing.
+    """
+    raw_limit = request.query_params.get("limit", "")
+    size = DEFAULT_PAGE_SIZE
+    if raw_limit:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_API_PAGE_SIZE:
+            message = f"Use a whole number from 1 to {MAX_API_PAGE_SIZE}."
+            raise exceptions.ValidationError({"limit": [message]})
+        size = int(raw_limit)
+    page = keyset_page(
+        queryset, time_field=time_field, before=request.query_params.get("cursor", ""), size=size
+    )
+    next_url = None
+    if page.next_cursor:
+        query = request.query_params.copy()
+        query["cursor"] = page.next_cursor
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return {
+        "results": serializer(page.items, many=True).data,
+        "next": next_url,
+        "next_cursor": page.next_cursor or None,
+    }

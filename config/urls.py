@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("", include("changes.urls")),
     path("", include("changes.api.urls")),
+    path("", include("incidents.api.urls")),
     path("incidents/", include("incidents.urls")),
     path("settings/", include("pipelines.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

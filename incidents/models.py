@@ -151,3 +151,26 @@ class SuspectChange(models.Model):
 
     def __str__(self) -> str:
         return f"change {self.change_id} suspect #{self.rank} for incident {self.incident_id}"
+
+
+class AlertReceipt(models.Model):
+    """A producer message already processed (SNS MessageId, EventBridge event id).
+
+    A redelivery of the same message answers what the first one did and changes nothing.
+    """
+
+    alert_source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=200)
+    incident = models.ForeignKey(Incident, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=20)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(
+                fields=("alert_source", "idempotency_key"), name="uniq_alert_receipt"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key}: {self.action}"

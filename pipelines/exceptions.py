@@ -26,6 +26,17 @@ class BadSignature(DomainError):
     code = "bad_signature"
 
 
+class StaleTimestamp(BadSignature):
+    code = "stale_timestamp"
+
+
+class ReplayedSignature(BadSignature):
+    code = "replayed"
+
+    def __init__(self) -> None:
+        super().__init__("This signed request was already received; a replay is refused.")
+
+
 class BodyTooLarge(DomainError):
     status = 413
     code = "body_too_large"
@@ -46,3 +57,8 @@ class RateLimited(DomainError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"Too many requests for this integration; retry in {retry_after} s.")
         self.retry_after = retry_after
+
+
+class SubscriptionNotConfirmed(DomainError):
+    status = 502
+    code = "subscription_not_confirmed"

@@ -96,6 +96,8 @@ class AlertSource(Integration):
     reopen_window_minutes = models.PositiveIntegerField(default=0)
     # How far a signed request's timestamp may be from our clock.
     timestamp_tolerance_seconds = models.PositiveIntegerField(default=300)
+    # Confirm SNS subscriptions without an admin's click (only ever at an SNS endpoint).
+    auto_confirm_subscriptions = models.BooleanField(default=False)
 
 
 class Delivery(models.Model):
@@ -147,3 +149,49 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type or 'request'} {self.status_code} {self.outcome}"
+
+
+class SnsSubscription(models.Model):
+    """An SNS SubscriptionConfirmation, kept for an admin to confirm (or confirmed by itself
+    when the source allows it). Nothing is fetched when it arrives."""
+
+    alert_source = models.ForeignKey(
+        AlertSource, on_delete=models.CASCADE, related_name="sns_subscriptions"
+    )
+    topic_arn = models.CharField(max_length=300)
+    subscribe_url = models.URLField(max_length=2000)
+    message_id = models.CharField(max_length=100)
+    received_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.CharField(max_length=150, blank=True)  # a username, or "auto-confirm"
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(
+                fields=("alert_source", "topic_arn"), name="uniq_sns_subscription_per_topic"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return self.topic_arn
+
+
+class SeenSignature(models.Model):
+    """Signatures of signed webhooks already accepted: the same one twice is a replay.
+
+    Rows older than the source's timestamp tolerance can go: such a request is refused as stale.
+    """
+
+    alert_source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="+")
+    signature = models.CharField(max_length=200)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(
+                fields=("alert_source", "signature"), name="uniq_seen_signature"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return self.signature[:12]

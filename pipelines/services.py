@@ -1,11 +1,18 @@
-"""Writes for integrations: create them, rotate their keys."""
+"""Writes for integrations: create them, rotate their keys, confirm SNS subscriptions."""
 
+import urllib.request
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import transaction
+from django.utils import timezone
 
 from common.tokens import generate_token, hash_token, visible_prefix
-from pipelines.models import AlertSource, DeploymentPipeline, Integration
+from pipelines import tasks
+from pipelines.exceptions import SubscriptionNotConfirmed
+from pipelines.models import AlertSource, DeploymentPipeline, Integration, SnsSubscription
+from pipelines.sns import is_sns_url
 from teams.models import Team
 
 IntegrationT = TypeVar("IntegrationT", DeploymentPipeline, AlertSource)
@@ -53,3 +60,45 @@ def rotate_key(*, integration: Integration, key: str | None = None) -> str:
     integration.key_prefix = visible_prefix(key)
     integration.save(update_fields=("key_hash", "key_prefix", "updated_at"))
     return key
+
+
+def record_sns_subscription(
+    *, source: AlertSource, message: Mapping[str, Any], received_at: datetime
+) -> SnsSubscription:
+    """Keep a (verified) SubscriptionConfirmation for an admin to confirm. Fetches nothing."""
+    subscription, _ = SnsSubscription.objects.update_or_create(
+        alert_source=source,
+        topic_arn=str(message.get("TopicArn", ""))[:300],
+        defaults={
+            "subscribe_url": str(message.get("SubscribeURL", ""))[:2000],
+            "message_id": str(message.get("MessageId", ""))[:100],
+            "received_at": received_at,
+            "confirmed_at": None,
+            "confirmed_by": "",
+        },
+    )
+    if source.auto_confirm_subscriptions:
+        transaction.on_commit(
+            lambda: tasks.confirm_sns_subscription.delay(subscription.pk, "auto-confirm"),
+            robust=True,
+        )
+    return subscription
+
+
+def confirm_sns_subscription(*, subscription: SnsSubscription, by: str) -> SnsSubscription:
+    """Visit the SubscribeURL, which must be an SNS endpoint: never an address of our choosing.
+
+    Network I/O: call it outside any transaction. Raises SubscriptionNotConfirmed.
+    """
+    if not is_sns_url(subscription.subscribe_url):
+        raise SubscriptionNotConfirmed("The SubscribeURL is not an SNS endpoint; not visited.")
+    try:
+        # An https URL on sns.<region>.amazonaws.com only (checked above).
+        with urllib.request.urlopen(subscription.subscribe_url, timeout=10) as response:  # noqa: S310
+            response.read(64 * 1024)
+    except OSError as error:
+        raise SubscriptionNotConfirmed(f"SNS did not answer: {error}") from None
+    subscription.confirmed_at = timezone.now()
+    subscription.confirmed_by = by[:150]
+    subscription.save(update_fields=("confirmed_at", "confirmed_by"))
+    return subscription

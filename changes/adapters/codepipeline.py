@@ -11,20 +11,11 @@ key is checked before this runs; no header carries anything we read.
 from collections.abc import Mapping
 from typing import Any
 
-from changes.adapters.base import (
-    CanonicalChange,
-    Ignored,
-    PayloadInvalid,
-    pick,
-    pick_text,
-    pick_time,
-)
+from changes.adapters.base import COMMIT_LENGTH, NAME_LENGTH, CanonicalChange
+from common.payloads import Ignored, PayloadInvalid, pick, pick_text, pick_time
 
 EXECUTION_EVENT = "CodePipeline Pipeline Execution State Change"
 TRIGGER = "detail.execution-trigger"
-# The lengths of the ChangeEvent columns the values end up in.
-NAME_LENGTH = 200
-COMMIT_LENGTH = 100
 # STOPPING, STOPPED, SUPERSEDED, CANCELED and RESUMED executions did not finish a deployment.
 OUTCOMES = {"STARTED": "started", "SUCCEEDED": "succeeded", "FAILED": "failed"}
 # A run started from the console or CLI names its caller only in an IAM or STS ARN.
@@ -42,13 +33,12 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     detail_type = pick_text(body, "detail-type", required=True, max_length=NAME_LENGTH)
     if detail_type != EXECUTION_EVENT:
         raise Ignored(f"event type not used: {detail_type}", event_type=detail_type)
+    # Required as a whole, so that a body without one is told that, not that detail.state is.
     pick(body, "detail", Mapping)
     state = pick_text(body, "detail.state", required=True).upper()
     if state not in OUTCOMES:
         raise Ignored(f"pipeline execution state not recorded: {state}", event_type=detail_type)
     pipeline = pick_text(body, "detail.pipeline", required=True, max_length=NAME_LENGTH)
-    # Checked as an object first, so that a bad one is named rather than read as absent.
-    pick(body, TRIGGER, Mapping, required=False)
     # Only a Git connection's trigger names a branch and a commit.
     branch = pick_text(body, f"{TRIGGER}.branch-name", max_length=NAME_LENGTH)
     return CanonicalChange(

@@ -15,16 +15,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from changes.adapters.base import (
+    COMMIT_LENGTH,
+    ENVIRONMENT_LENGTH,
     KINDS,
+    NAME_LENGTH,
+    SUMMARY_LENGTH,
     CanonicalChange,
+)
+from common.payloads import (
     PayloadInvalid,
     clean_links,
     pick,
     pick_text,
     pick_time,
+    summary_line,
+    truncated,
 )
 
-SUMMARY_LENGTH = 500
 # Alert24 `change_type` values and other common spellings, in our terms.
 KIND_SYNONYMS = {
     "deploy": "deployment",
@@ -70,7 +77,7 @@ def to_canonical(body: Any, headers: Mapping[str, str]) -> CanonicalChange:
         raise PayloadInvalid("body", "Expected a JSON object.")
     metadata = pick(body, "metadata", Mapping, required=False) or {}
 
-    def first(*paths: str, max_length: int = 200) -> str:
+    def first(*paths: str, max_length: int = NAME_LENGTH) -> str:
         for path in paths:
             source, name = (metadata, path[9:]) if path.startswith("metadata.") else (body, path)
             value = pick_text(source, name, max_length=max_length)
@@ -83,10 +90,11 @@ def to_canonical(body: Any, headers: Mapping[str, str]) -> CanonicalChange:
     if not component and not summary:
         raise PayloadInvalid("component", "This field is required (or send a summary).")
     description = pick_text(body, "description")
-    if not summary:
-        summary = description.splitlines()[0] if description else ""
-    if len(summary) > SUMMARY_LENGTH:
-        summary = summary[: SUMMARY_LENGTH - 1] + "…"
+    # A sender's own summary keeps all its lines (cut to fit); a description lends its first.
+    if summary:
+        summary = truncated(summary, SUMMARY_LENGTH)
+    else:
+        summary = summary_line(description, SUMMARY_LENGTH)
 
     extra = {key: value for key, value in body.items() if key not in MAPPED}
     extra.update({k: v for k, v in metadata.items() if k not in METADATA_FIELDS})
@@ -96,7 +104,7 @@ def to_canonical(body: Any, headers: Mapping[str, str]) -> CanonicalChange:
     return CanonicalChange(
         component=component,
         occurred_at=pick_time(body, "occurred_at") or pick_time(body, "timestamp"),
-        environment=first("environment", "metadata.environment", max_length=100),
+        environment=first("environment", "metadata.environment", max_length=ENVIRONMENT_LENGTH),
         kind=_kind(body),
         outcome=_outcome(body),
         summary=summary,
@@ -104,11 +112,15 @@ def to_canonical(body: Any, headers: Mapping[str, str]) -> CanonicalChange:
         triggered_by=first("triggered_by", "changed_by", "metadata.triggered_by"),
         version=first("version", "metadata.version"),
         commit=first(
-            "commit", "commit_sha", "metadata.commit", "metadata.commit_sha", max_length=100
+            "commit",
+            "commit_sha",
+            "metadata.commit",
+            "metadata.commit_sha",
+            max_length=COMMIT_LENGTH,
         ),
         links=clean_links(body.get("links")),
         metadata=extra,
-        idempotency_key=pick_text(body, "idempotency_key", max_length=200),
+        idempotency_key=pick_text(body, "idempotency_key", max_length=NAME_LENGTH),
         event_type="change",
         branch=branch,
     )

@@ -11,22 +11,27 @@ from dataclasses import replace
 from typing import Any
 
 from changes.adapters.base import (
+    COMMIT_LENGTH,
+    ENVIRONMENT_LENGTH,
+    NAME_LENGTH,
+    SUMMARY_LENGTH,
     CanonicalChange,
+    deploy_title,
+)
+from common.payloads import (
     Ignored,
     PayloadInvalid,
-    clean_links,
     pick,
+    pick_header,
+    pick_links,
+    pick_scalars,
     pick_text,
     pick_time,
+    summary_line,
 )
 
 EVENT_HEADER = "X-GitHub-Event"
 DELIVERY_HEADER = "X-GitHub-Delivery"
-# The lengths of the ChangeEvent columns the values end up in.
-NAME_LENGTH = 200
-ENVIRONMENT_LENGTH = 100
-COMMIT_LENGTH = 100
-SUMMARY_LENGTH = 500
 # Deployment states other than these (pending, queued, in_progress, inactive) are not an end.
 DEPLOYMENT_OUTCOMES = {"success": "succeeded", "failure": "failed", "error": "failed"}
 # cancelled, skipped, neutral, action_required and stale runs changed nothing: not recorded.
@@ -46,39 +51,39 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     """
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
-    event = _header(headers, EVENT_HEADER, max_length=100)
-    if not event:
-        raise PayloadInvalid(EVENT_HEADER, "This header is required.")
+    event = pick_header(headers, EVENT_HEADER, max_length=100, required=True)
     if event == "ping":
         raise Ignored("ping", event_type=event)
     read = READERS.get(event)
     if read is None:
         raise Ignored(f"event type not used: {event}", event_type=event)
-    idempotency_key = _header(headers, DELIVERY_HEADER, max_length=NAME_LENGTH)
+    idempotency_key = pick_header(headers, DELIVERY_HEADER, max_length=NAME_LENGTH)
     return replace(read(body), idempotency_key=idempotency_key)
 
 
 def _deployment_status(body: Mapping[str, Any]) -> CanonicalChange:
-    _require_objects(body, "deployment_status", "deployment", "repository")
     state = pick_text(body, "deployment_status.state", required=True).lower()
+    # Each field read from the deployment is optional, but a status always comes with its
+    # deployment: one without is refused, whatever its state.
+    pick(body, "deployment", Mapping)
     if state not in DEPLOYMENT_OUTCOMES:
         raise Ignored(f"deployment state not recorded: {state}", event_type="deployment_status")
     ref = pick_text(body, "deployment.ref", max_length=NAME_LENGTH)
     environment = pick_text(
         body, "deployment_status.environment", max_length=ENVIRONMENT_LENGTH
     ) or pick_text(body, "deployment.environment", max_length=ENVIRONMENT_LENGTH)
-    title = pick_text(body, "deployment.description") or _deploy_title(ref, environment)
+    title = pick_text(body, "deployment.description") or deploy_title(ref, environment)
     return CanonicalChange(
         component=_component(body),
         occurred_at=pick_time(body, "deployment_status.created_at"),
         environment=environment,
         outcome=DEPLOYMENT_OUTCOMES[state],
-        summary=_summary(title),
+        summary=summary_line(title, SUMMARY_LENGTH),
         description=pick_text(body, "deployment_status.description"),
         triggered_by=pick_text(body, "deployment.creator.login", max_length=NAME_LENGTH),
         version=ref,
         commit=pick_text(body, "deployment.sha", max_length=COMMIT_LENGTH),
-        links=_links(
+        links=pick_links(
             body,
             {
                 "deployment_status.target_url": "Deployment",
@@ -95,24 +100,22 @@ def _release(body: Mapping[str, Any]) -> CanonicalChange:
     action = pick_text(body, "action", required=True)
     if action != "published":
         raise Ignored(f"release action not recorded: {action}", event_type="release")
-    _require_objects(body, "release", "repository")
     tag = pick_text(body, "release.tag_name", required=True, max_length=NAME_LENGTH)
     # A release names no commit (target_commitish is a branch) and no environment.
     return CanonicalChange(
         component=_component(body),
         occurred_at=pick_time(body, "release.published_at"),
-        summary=_summary(f"Release {pick_text(body, 'release.name') or tag}"),
+        summary=summary_line(f"Release {pick_text(body, 'release.name') or tag}", SUMMARY_LENGTH),
         description=pick_text(body, "release.body"),
         triggered_by=pick_text(body, "release.author.login", max_length=NAME_LENGTH),
         version=tag,
-        links=_links(body, {"release.html_url": "Release"}),
+        links=pick_links(body, {"release.html_url": "Release"}),
         metadata=_metadata(body, release_id="release.id", prerelease="release.prerelease"),
         event_type="release",
     )
 
 
 def _push(body: Mapping[str, Any]) -> CanonicalChange:
-    _require_objects(body, "repository")
     ref = pick(body, "ref", str)
     if ref.startswith("refs/tags/"):
         raise Ignored(f"tag push not recorded: {ref.removeprefix('refs/tags/')}", event_type="push")
@@ -135,7 +138,7 @@ def _push(body: Mapping[str, Any]) -> CanonicalChange:
         or pick_text(body, "pusher.name", max_length=NAME_LENGTH),
         version=branch,
         commit=pick_text(body, "after", required=True, max_length=COMMIT_LENGTH),
-        links=_links(body, {"compare": "Compare"}),
+        links=pick_links(body, {"compare": "Compare"}),
         metadata=_metadata(body, before="before", forced="forced"),
         event_type="push",
         branch=branch,
@@ -146,7 +149,6 @@ def _workflow_run(body: Mapping[str, Any]) -> CanonicalChange:
     action = pick_text(body, "action", required=True)
     if action != "completed":
         raise Ignored(f"workflow run action not recorded: {action}", event_type="workflow_run")
-    _require_objects(body, "workflow_run", "repository")
     conclusion = pick_text(body, "workflow_run.conclusion", required=True).lower()
     if conclusion not in WORKFLOW_OUTCOMES:
         raise Ignored(
@@ -159,12 +161,14 @@ def _workflow_run(body: Mapping[str, Any]) -> CanonicalChange:
         # A completed run is last updated when it completes.
         occurred_at=pick_time(body, "workflow_run.updated_at"),
         outcome=WORKFLOW_OUTCOMES[conclusion],
-        summary=_summary(pick_text(body, "workflow_run.name") or "Workflow run"),
+        summary=summary_line(
+            pick_text(body, "workflow_run.name") or "Workflow run", SUMMARY_LENGTH
+        ),
         description=pick_text(body, "workflow_run.display_title"),
         triggered_by=pick_text(body, "workflow_run.actor.login", max_length=NAME_LENGTH),
         version=branch,
         commit=pick_text(body, "workflow_run.head_sha", max_length=COMMIT_LENGTH),
-        links=_links(body, {"workflow_run.html_url": "Workflow run"}),
+        links=pick_links(body, {"workflow_run.html_url": "Workflow run"}),
         metadata=_metadata(
             body,
             workflow_run_id="workflow_run.id",
@@ -184,48 +188,10 @@ READERS: dict[str, Callable[[Mapping[str, Any]], CanonicalChange]] = {
 }
 
 
-def _header(headers: Mapping[str, str], name: str, *, max_length: int) -> str:
-    value = headers.get(name, "").strip()
-    if len(value) > max_length:
-        raise PayloadInvalid(name, f"Ensure this header has no more than {max_length} characters.")
-    return value
-
-
-def _require_objects(body: Mapping[str, Any], *paths: str) -> None:
-    # pick() reads through a string as if the field were missing; checking each container
-    # first makes the error say "expected an object" at the right path.
-    for path in paths:
-        pick(body, path, Mapping)
-
-
 def _component(body: Mapping[str, Any]) -> str:
     return pick_text(body, "repository.name", required=True, max_length=NAME_LENGTH)
 
 
-def _deploy_title(ref: str, environment: str) -> str:
-    title = f"Deploy {ref}" if ref else "Deploy"
-    return f"{title} to {environment}" if environment else title
-
-
-def _summary(text: str) -> str:
-    line = text.splitlines()[0] if text else ""
-    return line if len(line) <= SUMMARY_LENGTH else line[: SUMMARY_LENGTH - 1] + "…"
-
-
-def _links(body: Mapping[str, Any], labels: Mapping[str, str]) -> tuple[dict[str, str], ...]:
-    """The payload's URLs at `labels`' paths, each once; clean_links keeps only http(s)."""
-    by_href: dict[str, str] = {}
-    for path, text in labels.items():
-        href = pick_text(body, path)
-        if href:
-            by_href.setdefault(href, text)  # target_url and log_url are often the same page
-    return clean_links([{"href": href, "text": text} for href, text in by_href.items()])
-
-
 def _metadata(body: Mapping[str, Any], **paths: str) -> dict[str, Any]:
     """A few extras for the change page (repository and ids), never the whole payload."""
-    picked = {
-        name: pick(body, path, (str, int, float, bool), required=False)
-        for name, path in {"repository": "repository.full_name", **paths}.items()
-    }
-    return {name: value for name, value in picked.items() if value not in (None, "")}
+    return pick_scalars(body, {"repository": "repository.full_name", **paths})

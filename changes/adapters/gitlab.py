@@ -14,24 +14,29 @@ from dataclasses import replace
 from typing import Any
 
 from changes.adapters.base import (
+    COMMIT_LENGTH,
+    ENVIRONMENT_LENGTH,
+    NAME_LENGTH,
+    SUMMARY_LENGTH,
     CanonicalChange,
+    deploy_title,
+)
+from common.payloads import (
     Ignored,
     PayloadInvalid,
-    clean_links,
     pick,
+    pick_header,
+    pick_links,
+    pick_scalars,
     pick_text,
     pick_time,
+    summary_line,
 )
 
 EVENT_HEADER = "X-Gitlab-Event"
 EVENT_UUID_HEADER = "X-Gitlab-Event-UUID"
 DEPLOYMENT_HOOK = "Deployment Hook"
 PIPELINE_HOOK = "Pipeline Hook"
-# The lengths of the ChangeEvent columns the values end up in.
-NAME_LENGTH = 200
-ENVIRONMENT_LENGTH = 100
-COMMIT_LENGTH = 100
-SUMMARY_LENGTH = 500
 # created and canceled deployments changed nothing: not recorded.
 DEPLOYMENT_OUTCOMES = {"running": "started", "success": "succeeded", "failed": "failed"}
 # Only finished pipelines; running, pending, canceled, skipped and manual ones are not an end.
@@ -46,18 +51,15 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     """
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
-    event = _header(headers, EVENT_HEADER, max_length=100)
-    if not event:
-        raise PayloadInvalid(EVENT_HEADER, "This header is required.")
+    event = pick_header(headers, EVENT_HEADER, max_length=100, required=True)
     read = READERS.get(event)
     if read is None:
         raise Ignored(f"event type not used: {event}", event_type=event)
-    idempotency_key = _header(headers, EVENT_UUID_HEADER, max_length=NAME_LENGTH)
+    idempotency_key = pick_header(headers, EVENT_UUID_HEADER, max_length=NAME_LENGTH)
     return replace(read(body), idempotency_key=idempotency_key)
 
 
 def _deployment(body: Mapping[str, Any]) -> CanonicalChange:
-    _require_objects(body, "project")
     status = pick_text(body, "status", required=True).lower()
     if status not in DEPLOYMENT_OUTCOMES:
         raise Ignored(f"deployment status not recorded: {status}", event_type=DEPLOYMENT_HOOK)
@@ -68,13 +70,13 @@ def _deployment(body: Mapping[str, Any]) -> CanonicalChange:
         occurred_at=pick_time(body, "status_changed_at"),
         environment=environment,
         outcome=DEPLOYMENT_OUTCOMES[status],
-        summary=_summary(_deploy_title(ref, environment)),
+        summary=summary_line(deploy_title(ref, environment), SUMMARY_LENGTH),
         description=pick_text(body, "commit_title"),
         triggered_by=pick_text(body, "user.username", max_length=NAME_LENGTH),
         version=ref,
         # Kept short as sent: the full SHA is only the last segment of commit_url.
         commit=pick_text(body, "short_sha", max_length=COMMIT_LENGTH),
-        links=_links(
+        links=pick_links(
             body,
             {
                 "deployable_url": "Job",
@@ -88,7 +90,6 @@ def _deployment(body: Mapping[str, Any]) -> CanonicalChange:
 
 
 def _pipeline(body: Mapping[str, Any]) -> CanonicalChange:
-    _require_objects(body, "object_attributes", "project")
     status = pick_text(body, "object_attributes.status", required=True).lower()
     if status not in PIPELINE_OUTCOMES:
         raise Ignored(f"pipeline status not recorded: {status}", event_type=PIPELINE_HOOK)
@@ -104,12 +105,14 @@ def _pipeline(body: Mapping[str, Any]) -> CanonicalChange:
         component=_component(body),
         occurred_at=pick_time(body, "object_attributes.finished_at"),
         outcome=PIPELINE_OUTCOMES[status],
-        summary=_summary(pick_text(body, "object_attributes.name") or f"Pipeline on {ref}"),
+        summary=summary_line(
+            pick_text(body, "object_attributes.name") or f"Pipeline on {ref}", SUMMARY_LENGTH
+        ),
         description=pick_text(body, "commit.title"),
         triggered_by=pick_text(body, "user.username", max_length=NAME_LENGTH),
         version=ref,
         commit=pick_text(body, "object_attributes.sha", max_length=COMMIT_LENGTH),
-        links=_links(body, {"object_attributes.url": "Pipeline", "commit.url": "Commit"}),
+        links=pick_links(body, {"object_attributes.url": "Pipeline", "commit.url": "Commit"}),
         metadata=_metadata(
             body, pipeline_id="object_attributes.id", source="object_attributes.source"
         ),
@@ -124,48 +127,10 @@ READERS: dict[str, Callable[[Mapping[str, Any]], CanonicalChange]] = {
 }
 
 
-def _header(headers: Mapping[str, str], name: str, *, max_length: int) -> str:
-    value = headers.get(name, "").strip()
-    if len(value) > max_length:
-        raise PayloadInvalid(name, f"Ensure this header has no more than {max_length} characters.")
-    return value
-
-
-def _require_objects(body: Mapping[str, Any], *paths: str) -> None:
-    # pick() reads through a string as if the field were missing; checking each container
-    # first makes the error say "expected an object" at the right path.
-    for path in paths:
-        pick(body, path, Mapping)
-
-
 def _component(body: Mapping[str, Any]) -> str:
     return pick_text(body, "project.name", required=True, max_length=NAME_LENGTH)
 
 
-def _deploy_title(ref: str, environment: str) -> str:
-    title = f"Deploy {ref}" if ref else "Deploy"
-    return f"{title} to {environment}" if environment else title
-
-
-def _summary(text: str) -> str:
-    line = text.splitlines()[0] if text else ""
-    return line if len(line) <= SUMMARY_LENGTH else line[: SUMMARY_LENGTH - 1] + "…"
-
-
-def _links(body: Mapping[str, Any], labels: Mapping[str, str]) -> tuple[dict[str, str], ...]:
-    """The payload's URLs at `labels`' paths, each once; clean_links keeps only http(s)."""
-    by_href: dict[str, str] = {}
-    for path, text in labels.items():
-        href = pick_text(body, path)
-        if href:
-            by_href.setdefault(href, text)
-    return clean_links([{"href": href, "text": text} for href, text in by_href.items()])
-
-
 def _metadata(body: Mapping[str, Any], **paths: str) -> dict[str, Any]:
     """A few extras for the change page (project and ids), never the whole payload."""
-    picked = {
-        name: pick(body, path, (str, int, float, bool), required=False)
-        for name, path in {"project": "project.path_with_namespace", **paths}.items()
-    }
-    return {name: value for name, value in picked.items() if value not in (None, "")}
+    return pick_scalars(body, {"project": "project.path_with_namespace", **paths})

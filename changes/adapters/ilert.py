@@ -14,26 +14,33 @@ from collections.abc import Mapping
 from typing import Any
 
 from changes.adapters.base import (
+    COMMIT_LENGTH,
+    ENVIRONMENT_LENGTH,
+    NAME_LENGTH,
+    SUMMARY_LENGTH,
     CanonicalChange,
+)
+from common.payloads import (
     PayloadInvalid,
     clean_links,
+    is_text,
     pick,
     pick_text,
     pick_time,
+    summary_line,
+    without_keys,
 )
 
 DETAILS = "customDetails"
-SUMMARY_LENGTH = 500
-NAME_LENGTH = 200
 # Our field, the customDetails keys that fill it (the first with text wins), and the length
 # of the ChangeEvent column it ends up in.
 DETAIL_KEYS = {
     "component": (("component", "service"), NAME_LENGTH),
-    "environment": (("environment",), 100),
+    "environment": (("environment",), ENVIRONMENT_LENGTH),
     "version": (("version",), NAME_LENGTH),
-    "commit": (("commit", "commit_sha", "sha"), 100),
+    "commit": (("commit", "commit_sha", "sha"), COMMIT_LENGTH),
 }
-# Credentials under any spelling, lower-cased without separators.
+# Credentials never kept, named as without_keys compares them (lower case, no separators).
 KEY_NAMES = {"routingkey", "integrationkey"}
 
 
@@ -45,8 +52,10 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     """
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
-    summary = _summary(body)
-    shown = _first_line(summary)
+    # Documented as a string: a number here is a sender's bug, not a summary.
+    summary = pick_text(body, "summary", required=True, accept_numbers=False)
+    # ilert sets no limit; the whole text goes to the description when this cuts it.
+    shown = summary_line(summary, SUMMARY_LENGTH)
     details = pick(body, DETAILS, Mapping, required=False) or {}
     fields, used_keys = _mapped_details(body, details)
     return CanonicalChange(
@@ -59,25 +68,11 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
         version=fields.get("version", ""),
         commit=fields.get("commit", ""),
         links=clean_links(body.get("links")),
-        metadata=_without_keys(
-            {name: value for name, value in details.items() if name not in used_keys}
+        metadata=without_keys(
+            {name: value for name, value in details.items() if name not in used_keys}, KEY_NAMES
         ),
         event_type="deployment_event",
     )
-
-
-def _summary(body: Mapping[str, Any]) -> str:
-    # Documented as a string: a number here is a sender's bug, not a summary.
-    summary = pick(body, "summary", str).strip()
-    if not summary:
-        raise PayloadInvalid("summary", "This field may not be blank.")
-    return summary
-
-
-def _first_line(summary: str) -> str:
-    # ilert sets no limit; the whole text goes to the description when this cuts it.
-    line = summary.splitlines()[0]
-    return line if len(line) <= SUMMARY_LENGTH else line[: SUMMARY_LENGTH - 1] + "…"
 
 
 def _mapped_details(
@@ -92,7 +87,7 @@ def _mapped_details(
     used_keys: set[str] = set()
     for field_name, (keys, max_length) in DETAIL_KEYS.items():
         for key in keys:
-            if not _is_text(details.get(key)):
+            if not is_text(details.get(key)):
                 continue
             text = pick_text(body, f"{DETAILS}.{key}", max_length=max_length)
             if text:
@@ -100,21 +95,3 @@ def _mapped_details(
                 used_keys.add(key)
                 break
     return fields, used_keys
-
-
-def _is_text(value: Any) -> bool:
-    # JSON true/false are ints to Python; they are not text.
-    return isinstance(value, str | int | float) and not isinstance(value, bool)
-
-
-def _without_keys(value: Any) -> Any:
-    """`value` with every integration or routing key removed, at any depth."""
-    if isinstance(value, Mapping):
-        return {
-            name: _without_keys(item)
-            for name, item in value.items()
-            if str(name).lower().replace("_", "").replace("-", "") not in KEY_NAMES
-        }
-    if isinstance(value, list):
-        return [_without_keys(item) for item in value]
-    return value

@@ -14,27 +14,32 @@ from collections.abc import Mapping
 from typing import Any
 
 from changes.adapters.base import (
+    ENVIRONMENT_LENGTH,
     KINDS,
+    NAME_LENGTH,
+    SUMMARY_LENGTH,
     CanonicalChange,
+)
+from common.payloads import (
     PayloadInvalid,
     clean_links,
+    is_text,
     pick,
     pick_text,
     pick_time,
+    summary_line,
+    without_keys,
 )
 
 DETAILS = "payload.custom_details"
 # PagerDuty refuses a longer summary. Our column is shorter: we cut it and keep the whole text.
 PAGERDUTY_SUMMARY_LENGTH = 1024
-SUMMARY_LENGTH = 500
-# The lengths of the ChangeEvent columns the values end up in.
-NAME_LENGTH = 200
 # The custom_details we map, with the length of the column each ends up in.
-MAPPED_DETAILS = {"environment": 100, "revision": NAME_LENGTH, "user": NAME_LENGTH}
+MAPPED_DETAILS = {"environment": ENVIRONMENT_LENGTH, "revision": NAME_LENGTH, "user": NAME_LENGTH}
 # CI scripts report the build's result here (PagerDuty's own example sends build_state passed).
 RESULT_DETAILS = ("build_state", "status")
 FAILED_RESULTS = {"failed", "failure", "error", "errored"}
-# Credentials under any spelling, lower-cased without separators.
+# Credentials never kept, named as without_keys compares them (lower case, no separators).
 KEY_NAMES = {"routingkey", "integrationkey"}
 
 
@@ -45,11 +50,19 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     """
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
+    # Required as a whole, so that a body without one is told that, not that payload.summary is.
     pick(body, "payload", Mapping)
     details = pick(body, DETAILS, Mapping, required=False) or {}
     mapped = _mapped_details(body, details)
-    summary = _summary(body)
-    shown = _first_line(summary)
+    # Documented as a string: a number here is a sender's bug, not a summary.
+    summary = pick_text(
+        body,
+        "payload.summary",
+        required=True,
+        max_length=PAGERDUTY_SUMMARY_LENGTH,
+        accept_numbers=False,
+    )
+    shown = summary_line(summary, SUMMARY_LENGTH)
     return CanonicalChange(
         component=pick_text(body, "payload.source", max_length=NAME_LENGTH),
         occurred_at=pick_time(body, "payload.timestamp"),
@@ -61,29 +74,11 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
         triggered_by=mapped.get("user", ""),
         version=mapped.get("revision", ""),
         links=clean_links(body.get("links")),
-        metadata=_without_keys(
-            {name: value for name, value in details.items() if name not in mapped}
+        metadata=without_keys(
+            {name: value for name, value in details.items() if name not in mapped}, KEY_NAMES
         ),
         event_type="change_event",
     )
-
-
-def _summary(body: Mapping[str, Any]) -> str:
-    # Documented as a string: a number here is a sender's bug, not a summary.
-    summary = pick(body, "payload.summary", str).strip()
-    if not summary:
-        raise PayloadInvalid("payload.summary", "This field may not be blank.")
-    if len(summary) > PAGERDUTY_SUMMARY_LENGTH:
-        raise PayloadInvalid(
-            "payload.summary",
-            f"Ensure this field has no more than {PAGERDUTY_SUMMARY_LENGTH} characters.",
-        )
-    return summary
-
-
-def _first_line(summary: str) -> str:
-    line = summary.splitlines()[0]
-    return line if len(line) <= SUMMARY_LENGTH else line[: SUMMARY_LENGTH - 1] + "…"
 
 
 def _mapped_details(body: Mapping[str, Any], details: Mapping[str, Any]) -> dict[str, str]:
@@ -94,7 +89,7 @@ def _mapped_details(body: Mapping[str, Any], details: Mapping[str, Any]) -> dict
     """
     mapped = {}
     for name, max_length in MAPPED_DETAILS.items():
-        if _is_text(details.get(name)):
+        if is_text(details.get(name)):
             text = pick_text(body, f"{DETAILS}.{name}", max_length=max_length)
             if text:
                 mapped[name] = text
@@ -111,21 +106,3 @@ def _outcome(details: Mapping[str, Any]) -> str:
         if isinstance(result, str) and result.strip().lower() in FAILED_RESULTS:
             return "failed"
     return "succeeded"
-
-
-def _is_text(value: Any) -> bool:
-    # JSON true/false are ints to Python; they are not text.
-    return isinstance(value, str | int | float) and not isinstance(value, bool)
-
-
-def _without_keys(value: Any) -> Any:
-    """`value` with every routing or integration key removed, at any depth."""
-    if isinstance(value, Mapping):
-        return {
-            name: _without_keys(item)
-            for name, item in value.items()
-            if str(name).lower().replace("_", "").replace("-", "") not in KEY_NAMES
-        }
-    if isinstance(value, list):
-        return [_without_keys(item) for item in value]
-    return value

@@ -17,7 +17,6 @@ from rest_framework.settings import api_settings
 
 from changes import noise, selectors, services
 from changes.adapters import codepipeline, generic, github, gitlab, ilert, pagerduty
-from changes.adapters.base import Ignored, PayloadInvalid
 from changes.api.filters import ChangeFilter
 from changes.api.serializers import (
     ChangeEventSerializer,
@@ -25,7 +24,8 @@ from changes.api.serializers import (
     IngestIgnoredSerializer,
 )
 from common.api_errors import ErrorSerializer
-from common.pagination import keyset_page
+from common.pagination import MAX_API_PAGE_SIZE, keyset_api_page
+from common.payloads import Ignored, PayloadInvalid
 from pipelines.ingest import IngestApi, IngestResult
 from pipelines.models import Delivery, DeploymentPipeline
 from pipelines.signatures import verify_hub_signature, verify_shared_token
@@ -43,7 +43,6 @@ INGEST_RESPONSES = {
     200: IngestIgnoredSerializer,
     **dict.fromkeys((400, 401, 403, 413, 429), ErrorSerializer),
 }
-MAX_PAGE_SIZE = 200
 
 
 class ChangeIngestApi(IngestApi):
@@ -127,7 +126,7 @@ class ChangesApi(ChangeIngestApi):
         summary="List changes, newest first, with a keyset cursor",
         parameters=[
             OpenApiParameter("cursor", str, description="the `next_cursor` of the previous page"),
-            OpenApiParameter("limit", int, description=f"page size, at most {MAX_PAGE_SIZE}"),
+            OpenApiParameter("limit", int, description=f"page size, at most {MAX_API_PAGE_SIZE}"),
         ],
         filters=True,
         responses=ChangeEventSerializer(many=True),
@@ -136,23 +135,10 @@ class ChangesApi(ChangeIngestApi):
         filters = ChangeFilter(request.query_params, queryset=selectors.change_feed())
         if not filters.is_valid():
             raise exceptions.ValidationError(filters.errors)
-        page = keyset_page(
-            filters.qs,
-            time_field="occurred_at",
-            before=request.query_params.get("cursor", ""),
-            size=_page_size(request),
-        )
-        next_url = ""
-        if page.next_cursor:
-            query = request.query_params.copy()
-            query["cursor"] = page.next_cursor
-            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
         return Response(
-            {
-                "results": ChangeEventSerializer(page.items, many=True).data,
-                "next": next_url or None,
-                "next_cursor": page.next_cursor or None,
-            }
+            keyset_api_page(
+                request, filters.qs, time_field="occurred_at", serializer=ChangeEventSerializer
+            )
         )
 
 
@@ -234,14 +220,3 @@ def _ignored(reason: str, event_type: str) -> IngestResult:
         event_type=event_type,
         reason=reason,
     )
-
-
-def _page_size(request: Request) -> int:
-    raw = request.query_params.get("limit", "")
-    if not raw:
-        return 50
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-        raise exceptions.ValidationError(
-            {"limit": [f"Use a whole number from 1 to {MAX_PAGE_SIZE}."]}
-        )
-    return int(raw)

@@ -140,6 +140,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Every task names its queue; tests/test_celery.py checks that none is left to the default.
 CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "changes.resolve_change_components": {"queue": "default"},
+    "pipelines.confirm_sns_subscription": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -156,6 +157,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES + 1
 # Requests per integration key per window; 0 turns the limit off.
 INGEST_RATE_LIMIT = env.int("INGEST_RATE_LIMIT", default=600)
 INGEST_RATE_WINDOW_SECONDS = env.int("INGEST_RATE_WINDOW_SECONDS", default=60)
+
+# Folder of SNS signing certificates, named like the last segment of SigningCertURL.
+SNS_CERT_DIR = env.str("SNS_CERT_DIR", default="")
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -177,6 +181,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "ChangeOutcomeEnum": "changes.models.ChangeEvent.Outcome",
+    },
 }
 
 LOGGING = {

@@ -7,7 +7,8 @@ import pytest
 from django.utils.datastructures import CaseInsensitiveMapping
 
 from changes.adapters import gitlab
-from changes.adapters.base import CanonicalChange, Ignored, PayloadInvalid
+from changes.adapters.base import CanonicalChange
+from common.payloads import Ignored, PayloadInvalid
 from common.times import parse_timestamp
 from tests.fixtures import fixture_names, load_fixture
 

@@ -8,7 +8,8 @@ import pytest
 from django.utils.datastructures import CaseInsensitiveMapping
 
 from changes.adapters import pagerduty
-from changes.adapters.base import CanonicalChange, PayloadInvalid
+from changes.adapters.base import CanonicalChange
+from common.payloads import PayloadInvalid
 from common.times import parse_timestamp
 from tests.fixtures import fixture_names, load_fixture
 

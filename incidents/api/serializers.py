@@ -1,0 +1,80 @@
+from typing import ClassVar
+
+from rest_framework import serializers
+
+from incidents.models import Incident, TimelineEntry
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TimelineEntry
+        fields = ("id", "at", "kind", "actor", "data")
+        read_only_fields = fields
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    alert_source = serializers.CharField(source="alert_source.name", default=None, read_only=True)
+    team = serializers.CharField(source="team.slug", default=None, read_only=True)
+    components = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = (
+            "id", "title", "description", "severity", "status", "alias", "alert_source", "team",
+            "components", "environment", "tags", "links", "started_at", "last_alert_at",
+            "repeat_count", "acknowledged_at", "resolved_at", "resolved_by_rule", "correlated_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+    def get_components(self, incident: Incident) -> list[str]:
+        return [component.name for component in incident.components.all()]
+
+
+class IncidentDetailSerializer(IncidentSerializer):
+    timeline = TimelineEntrySerializer(many=True, read_only=True)
+
+    class Meta(IncidentSerializer.Meta):
+        fields = (*IncidentSerializer.Meta.fields, "timeline")
+        read_only_fields = fields
+
+
+class IncidentStatusSerializer(serializers.Serializer):
+    """PUT/PATCH body: Alert24's `{"status": "resolved"}` and friends."""
+
+    STATUSES: ClassVar[dict[str, str]] = {
+        "acknowledged": "acknowledged",
+        "acknowledge": "acknowledged",
+        "resolved": "resolved",
+        "resolve": "resolved",
+        "closed": "resolved",
+        "triggered": "triggered",
+        "open": "triggered",
+        "reopen": "triggered",
+        "reopened": "triggered",
+    }
+
+    status = serializers.CharField()
+
+    def validate_status(self, value: str) -> str:
+        status = self.STATUSES.get(value.strip().lower())
+        if status is None:
+            raise serializers.ValidationError("Use acknowledged, resolved or triggered.")
+        return status
+
+
+class NoteSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=10_000)
+
+
+class AlertResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    alias = serializers.CharField(allow_blank=True)
+    action = serializers.ChoiceField(
+        choices=("raised", "repeat", "reopened", "acknowledged", "resolved", "ignored")
+    )
+    status = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(required=False)
+
+
+class AlertIngestSerializer(AlertResultSerializer):
+    results = AlertResultSerializer(many=True)

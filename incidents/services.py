@@ -1,0 +1,351 @@
+"""The incident lifecycle: alerts raise, repeat, reopen, acknowledge and resolve incidents;
+people acknowledge, resolve, reopen and add notes. Every state change writes its timeline
+entry in the same transaction.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from celery import current_app
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from common.exceptions import DomainError
+from incidents.adapters.base import AlertAction, CanonicalAlert
+from incidents.models import AlertReceipt, Incident, IncidentComponent, TimelineEntry
+from pipelines.exceptions import ReplayedSignature
+from pipelines.models import AlertSource, SeenSignature, Severity
+from teams.components import normalise_component_name, resolve_components
+from teams.models import Team
+
+DETAILS_LIMIT = 10_000  # characters of JSON kept per timeline entry
+
+
+class Outcome(StrEnum):
+    """What an alert did, as the ingest answer says it."""
+
+    RAISED = "raised"
+    REPEAT = "repeat"
+    REOPENED = "reopened"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class AlertResult:
+    incident: Incident | None
+    outcome: Outcome
+    reason: str = ""
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changed an incident: a person, an alert source, or a rule."""
+
+    name: str
+    user: AbstractBaseUser | None = None
+
+    @classmethod
+    def of_user(cls, user: AbstractBaseUser) -> "Actor":
+        return cls(name=user.get_username(), user=user)
+
+    @classmethod
+    def of_source(cls, source: AlertSource) -> "Actor":
+        return cls(name=source.name)
+
+
+class IncidentStateError(DomainError):
+    status = 409
+    code = "invalid_transition"
+
+
+@transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this
+def process_alerts(
+    *,
+    source: AlertSource,
+    alerts: list[CanonicalAlert],
+    received_at: datetime,
+    signature: str = "",
+) -> list[AlertResult]:
+    """Apply a producer's alerts to the source's incidents, in order, in one transaction.
+
+    `signature`, for signed webhooks, is remembered in the same transaction: the same signed
+    request twice raises ReplayedSignature and changes nothing.
+    """
+    if signature:
+        try:
+            with transaction.atomic():
+                SeenSignature.objects.create(
+                    alert_source=source, signature=signature[:200], seen_at=received_at
+                )
+        except IntegrityError:
+            raise ReplayedSignature() from None
+    return [_process(source, alert, received_at) for alert in alerts]
+
+
+def _process(source: AlertSource, alert: CanonicalAlert, received_at: datetime) -> AlertResult:
+    receipt = None
+    if alert.idempotency_key:
+        try:
+            with transaction.atomic():
+                receipt = AlertReceipt.objects.create(
+                    alert_source=source,
+                    idempotency_key=alert.idempotency_key,
+                    action="",
+                    received_at=received_at,
+                )
+        except IntegrityError:  # a redelivery (SNS and EventBridge deliver at least once)
+            first = AlertReceipt.objects.select_related("incident").get(
+                alert_source=source, idempotency_key=alert.idempotency_key
+            )
+            return AlertResult(first.incident, Outcome(first.action or "ignored"), duplicate=True)
+    result = _apply(source, alert, received_at)
+    if receipt is not None:
+        receipt.incident, receipt.action = result.incident, result.outcome
+        receipt.save(update_fields=("incident", "action"))
+    return result
+
+
+def _apply(source: AlertSource, alert: CanonicalAlert, received_at: datetime) -> AlertResult:
+    if alert.action == AlertAction.INSUFFICIENT_DATA:
+        if source.insufficient_data == AlertSource.InsufficientData.IGNORE:
+            return AlertResult(
+                None, Outcome.IGNORED, "INSUFFICIENT_DATA and the source is set to ignore it"
+            )
+        return _trigger(source, alert, received_at, severity=Severity.MEDIUM)
+    if alert.action == AlertAction.TRIGGER:
+        return _trigger(source, alert, received_at)
+    incident = _open_incident(source, alert.alias)
+    if incident is None:
+        return AlertResult(None, Outcome.IGNORED, f"no open incident with alias {alert.alias!r}")
+    actor = Actor.of_source(source)
+    at = alert.occurred_at or received_at
+    if alert.action == AlertAction.RESOLVE:
+        _resolve(incident, actor=actor, at=at, rule="source recovered")
+        return AlertResult(incident, Outcome.RESOLVED)
+    _acknowledge(incident, actor=actor, at=at)
+    return AlertResult(incident, Outcome.ACKNOWLEDGED)
+
+
+def _trigger(
+    source: AlertSource, alert: CanonicalAlert, received_at: datetime, severity: str = ""
+) -> AlertResult:
+    incident = _open_incident(source, alert.alias)
+    if incident is not None:
+        return _repeat(incident, source, alert, received_at)
+    # The reopen window counts from when the alert arrives: a flapping alarm stays one incident.
+    reopenable = _reopenable(source, alert.alias, received_at)
+    if reopenable is not None:
+        reopen_incident(incident=reopenable, actor=Actor.of_source(source), at=received_at)
+        return AlertResult(reopenable, Outcome.REOPENED)
+    started_at = alert.occurred_at or received_at
+    try:
+        with transaction.atomic():
+            incident = _create(source, alert, started_at, severity or alert.severity)
+    except IntegrityError:
+        # Two alerts of one alias at the same instant: the partial unique index let one
+        # create the incident; this one waited for it and is its repeat.
+        incident = _open_incident(source, alert.alias)
+        if incident is None:
+            raise
+        return _repeat(incident, source, alert, received_at)
+    _hand_to_correlation(incident.pk)
+    return AlertResult(incident, Outcome.RAISED)
+
+
+def _create(
+    source: AlertSource, alert: CanonicalAlert, started_at: datetime, severity: str
+) -> Incident:
+    names = [normalise_component_name(name) for name in alert.components]
+    names = list(dict.fromkeys(name for name in names if name)) or [
+        normalise_component_name(name) for name in source.default_components
+    ]
+    catalog = resolve_components(names)
+    incident = Incident.objects.create(
+        title=alert.title or alert.alias,
+        description=alert.description,
+        severity=severity or source.default_severity,
+        alias=alert.alias,
+        alert_source=source,
+        team=_team(source, alert, [catalog.get(name) for name in names]),
+        environment=alert.environment,
+        tags=list(alert.tags)[:50],
+        links=[dict(link) for link in alert.links],
+        started_at=started_at,
+        last_alert_at=started_at,
+    )
+    IncidentComponent.objects.bulk_create(
+        IncidentComponent(incident=incident, name=name, component=catalog.get(name))
+        for name in names
+    )
+    _timeline(incident, TimelineEntry.Kind.ALERT, Actor.of_source(source), started_at, alert)
+    return incident
+
+
+def _team(source: AlertSource, alert: CanonicalAlert, components: list) -> Team | None:
+    if alert.team:
+        named = Team.objects.filter(slug=alert.team).first()
+        if named is not None:
+            return named
+    if source.team_id is not None:
+        return source.team
+    owners = [
+        component.owner_team for component in components if component and component.owner_team
+    ]
+    return owners[0] if owners else None
+
+
+def _repeat(
+    incident: Incident, source: AlertSource, alert: CanonicalAlert, received_at: datetime
+) -> AlertResult:
+    incident.repeat_count += 1
+    incident.last_alert_at = received_at
+    incident.save(update_fields=("repeat_count", "last_alert_at"))
+    _timeline(incident, TimelineEntry.Kind.REPEAT, Actor.of_source(source), received_at, alert)
+    return AlertResult(incident, Outcome.REPEAT)
+
+
+def _open_incident(source: AlertSource, alias: str) -> Incident | None:
+    # Locked: the alias's alerts are applied one at a time, whatever process receives them.
+    return (
+        Incident.objects.select_for_update()
+        .filter(alert_source=source, alias=alias, status__in=Incident.OPEN_STATUSES)
+        .first()
+    )
+
+
+def _reopenable(source: AlertSource, alias: str, at: datetime) -> Incident | None:
+    if not source.reopen_window_minutes:
+        return None
+    since = at - timedelta(minutes=source.reopen_window_minutes)
+    return (
+        Incident.objects.select_for_update()
+        .filter(alert_source=source, alias=alias, status=Incident.Status.RESOLVED)
+        .filter(resolved_at__gte=since)
+        .order_by("-resolved_at")
+        .first()
+    )
+
+
+def _timeline(
+    incident: Incident,
+    kind: str,
+    actor: Actor,
+    at: datetime,
+    alert: CanonicalAlert | None = None,
+    **data: str,
+) -> TimelineEntry:
+    if alert is not None:
+        data = {
+            "title": alert.title,
+            "description": alert.description[:2000],
+            "details": _bounded(alert.details),
+            **data,
+        }
+        data = {key: value for key, value in data.items() if value}
+    return TimelineEntry.objects.create(
+        incident=incident, at=at, kind=kind, actor=actor.name, user=actor.user, data=data
+    )
+
+
+def _bounded(details: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What the producer sent beside the alert, kept on its timeline entry unless it is huge."""
+    return details if len(json.dumps(details, default=str)) <= DETAILS_LIMIT else {}
+
+
+def _acknowledge(incident: Incident, *, actor: Actor, at: datetime) -> None:
+    if incident.status != Incident.Status.TRIGGERED:
+        return
+    incident.status = Incident.Status.ACKNOWLEDGED
+    incident.acknowledged_at = at
+    incident.acknowledged_by = actor.user
+    incident.save(update_fields=("status", "acknowledged_at", "acknowledged_by"))
+    _timeline(incident, TimelineEntry.Kind.ACKNOWLEDGED, actor, at)
+
+
+def _resolve(incident: Incident, *, actor: Actor, at: datetime, rule: str = "") -> None:
+    if incident.status == Incident.Status.RESOLVED:
+        return
+    incident.status = Incident.Status.RESOLVED
+    incident.resolved_at = max(at, incident.started_at)
+    incident.resolved_by = actor.user
+    incident.resolved_by_rule = rule
+    incident.save(update_fields=("status", "resolved_at", "resolved_by", "resolved_by_rule"))
+    _timeline(incident, TimelineEntry.Kind.RESOLVED, actor, incident.resolved_at, reason=rule)
+
+
+def _locked(incident: Incident) -> Incident:
+    return Incident.objects.select_for_update().get(pk=incident.pk)
+
+
+@transaction.atomic
+def acknowledge_incident(*, incident: Incident, actor: Actor) -> Incident:
+    """Acknowledge a triggered incident. Idempotent; refuses a resolved one (reopen it first)."""
+    incident = _locked(incident)
+    if incident.status == Incident.Status.RESOLVED:
+        raise IncidentStateError("A resolved incident cannot be acknowledged; reopen it first.")
+    _acknowledge(incident, actor=actor, at=timezone.now())
+    return incident
+
+
+@transaction.atomic
+def resolve_incident(*, incident: Incident, actor: Actor, rule: str = "") -> Incident:
+    """Resolve an open incident. Idempotent."""
+    incident = _locked(incident)
+    _resolve(incident, actor=actor, at=timezone.now(), rule=rule)
+    return incident
+
+
+@transaction.atomic
+def reopen_incident(*, incident: Incident, actor: Actor, at: datetime | None = None) -> Incident:
+    """Reopen a resolved incident. Idempotent; the alias's new alerts then repeat on it."""
+    incident = _locked(incident)
+    if incident.status != Incident.Status.RESOLVED:
+        return incident
+    twin = Incident.objects.filter(
+        alert_source=incident.alert_source_id,
+        alias=incident.alias,
+        status__in=Incident.OPEN_STATUSES,
+    )
+    if incident.alias and twin.exists():
+        raise IncidentStateError("Another incident with this alias is open; use that one.")
+    incident.status = Incident.Status.TRIGGERED
+    incident.resolved_at = None
+    incident.resolved_by = None
+    incident.resolved_by_rule = ""
+    incident.acknowledged_at = None
+    incident.acknowledged_by = None
+    incident.save(
+        update_fields=(
+            "status", "resolved_at", "resolved_by", "resolved_by_rule", "acknowledged_at",
+            "acknowledged_by",
+        )
+    )  # fmt: skip
+    _timeline(incident, TimelineEntry.Kind.REOPENED, actor, at or timezone.now())
+    return incident
+
+
+@transaction.atomic
+def add_note(*, incident: Incident, actor: Actor, text: str) -> TimelineEntry:
+    """A note on the timeline."""
+    text = text.strip()
+    if not text:
+        raise DomainError(
+            "A note needs some text.", fields={"text": ["This field may not be blank."]}
+        )
+    return _timeline(incident, TimelineEntry.Kind.NOTE, actor, timezone.now(), text=text[:10_000])
+
+
+def _hand_to_correlation(incident_id: int) -> None:
+    # After commit, so the worker sees the incident. Broker down: logged, the sweep catches up.
+    transaction.on_commit(
+        lambda: current_app.signature("incidents.correlate_incident", args=(incident_id,)).delay(),
+        robust=True,
+    )
