@@ -15,11 +15,16 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from common.api_errors import error_body
+from common.api_errors import ErrorSerializer, error_body
 from common.exceptions import DomainError
 from common.tokens import hash_token
 from pipelines.deliveries import record_delivery
@@ -47,11 +52,18 @@ class IngestResult:
 
 
 class IngestApi(APIView):
-    """Base class of the ingest endpoints. Subclasses set `integration_model` and `ingest`."""
+    """Base class of the ingest endpoints. Subclasses set `integration_model` and `ingest`.
 
-    authentication_classes = ()  # the key may be in the path, a header or the body: see below
-    permission_classes = ()
+    POST is the ingest, authenticated by the integration's key (in the path, a header or the
+    body: see `post`). Other methods of the same URL are a read API for people, authenticated
+    by `read_authentication_classes`.
+    """
+
     parser_classes = ()  # we read the raw bytes: signatures are computed over them
+    read_authentication_classes: ClassVar[tuple] = tuple(
+        api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    )
+    read_permission_classes: ClassVar[tuple] = (IsAuthenticated,)
     integration_model: ClassVar[type[Integration]]
     # For producers that put the key in the body (PagerDuty's routing_key, ilert's integrationKey).
     body_key_field: ClassVar[str] = ""
@@ -106,6 +118,22 @@ class IngestApi(APIView):
             )
         return response
 
+    def get_authenticators(self) -> list:
+        if self._is_ingest():
+            return []
+        return [authenticator() for authenticator in self.read_authentication_classes]
+
+    def get_permissions(self) -> list:
+        return (
+            []
+            if self._is_ingest()
+            else [permission() for permission in self.read_permission_classes]
+        )
+
+    def _is_ingest(self) -> bool:
+        # drf-spectacular asks without a request; the schema then shows the read side.
+        return getattr(self.request, "method", "GET") == "POST"
+
     def event_type(self, request: Request, payload: Any) -> str:
         """The producer's event type, for the delivery log even when the request fails."""
         return ""
@@ -141,6 +169,17 @@ def admit(integration: Integration) -> None:
     if not integration.enabled:
         raise IntegrationDisabled()
     check_rate(integration)
+
+
+def ingest_schema(operation_id: str, answer: type[Serializer], **extra: Any) -> Any:
+    """The OpenAPI description of an ingest endpoint's POST, as a class decorator."""
+    responses = {202: answer, 200: answer}
+    responses |= dict.fromkeys((400, 401, 403, 413, 429), ErrorSerializer)
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=operation_id, request=OpenApiTypes.OBJECT, responses=responses, **extra
+        )
+    )
 
 
 def bearer_key(request: Request) -> str:

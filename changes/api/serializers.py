@@ -24,11 +24,11 @@ class ChangeEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class IngestAcceptedSerializer(serializers.Serializer):
-    id = serializers.IntegerField(help_text="the stored change; GET /api/v1/changes/<id>")
-    status = serializers.ChoiceField(choices=("recorded", "duplicate"))
+class IngestAnswerSerializer(serializers.Serializer):
+    """202 recorded/duplicate with the change's id; 200 ignored with the reason."""
 
-
-class IngestIgnoredSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=("ignored",))
-    reason = serializers.CharField()
+    id = serializers.IntegerField(
+        required=False, help_text="the stored change: GET /api/v1/changes/<id>"
+    )
+    status = serializers.ChoiceField(choices=("recorded", "duplicate", "ignored"))
+    reason = serializers.CharField(required=False)

@@ -6,27 +6,19 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.generics import RetrieveAPIView
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from changes import noise, selectors, services
 from changes.adapters import codepipeline, generic, github, gitlab, ilert, pagerduty
 from changes.api.filters import ChangeFilter
-from changes.api.serializers import (
-    ChangeEventSerializer,
-    IngestAcceptedSerializer,
-    IngestIgnoredSerializer,
-)
-from common.api_errors import ErrorSerializer
+from changes.api.serializers import ChangeEventSerializer, IngestAnswerSerializer
 from common.pagination import MAX_API_PAGE_SIZE, keyset_api_page
 from common.payloads import Ignored, PayloadInvalid
-from pipelines.ingest import IngestApi, IngestResult
+from pipelines.ingest import IngestApi, IngestResult, ingest_schema
 from pipelines.models import Delivery, DeploymentPipeline
 from pipelines.signatures import verify_hub_signature, verify_shared_token
 
@@ -38,11 +30,6 @@ ADAPTERS: dict[str, ModuleType] = {
     DeploymentPipeline.Kind.PAGERDUTY: pagerduty,
 }
 EVENT_TYPE_HEADERS = ("X-GitHub-Event", "X-Gitlab-Event")
-INGEST_RESPONSES = {
-    202: IngestAcceptedSerializer,
-    200: IngestIgnoredSerializer,
-    **dict.fromkeys((400, 401, 403, 413, 429), ErrorSerializer),
-}
 
 
 class ChangeIngestApi(IngestApi):
@@ -97,29 +84,14 @@ class ChangeIngestApi(IngestApi):
         )
 
 
+@ingest_schema(
+    "changes_ingest",
+    IngestAnswerSerializer,
+    summary="Record a change (generic, Alert24-compatible, or the pipeline's producer format)",
+    parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+)
 class ChangesApi(ChangeIngestApi):
     """`/api/v1/changes`: POST records a change (integration key), GET lists them (API token)."""
-
-    def get_authenticators(self) -> list:
-        if self._is_ingest():
-            return []
-        return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
-
-    def get_permissions(self) -> list:
-        return [] if self._is_ingest() else [IsAuthenticated()]
-
-    def _is_ingest(self) -> bool:
-        return getattr(self.request, "method", "GET") == "POST"
-
-    @extend_schema(
-        operation_id="changes_ingest",
-        summary="Record a change (generic, Alert24-compatible, or the pipeline's producer format)",
-        request=OpenApiTypes.OBJECT,
-        responses=INGEST_RESPONSES,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
-    )
-    def post(self, request: Request, key: str = "") -> Response:
-        return super().post(request, key)
 
     @extend_schema(
         operation_id="changes_list",
@@ -142,19 +114,15 @@ class ChangesApi(ChangeIngestApi):
         )
 
 
+@ingest_schema("pipeline_events_ingest", IngestAnswerSerializer)
 class PipelineEventsApi(ChangeIngestApi):
     """`/api/v1/pipelines/<key>/events`: the key in the path, for producers that cannot set
     headers (webhooks). Read as the pipeline's kind, like /api/v1/changes."""
 
-    @extend_schema(
-        operation_id="pipeline_events_ingest",
-        request=OpenApiTypes.OBJECT,
-        responses=INGEST_RESPONSES,
-    )
-    def post(self, request: Request, key: str = "") -> Response:
-        return super().post(request, key)
+    http_method_names = ("post", "options")
 
 
+@ingest_schema("ilert_deployment_event", IngestAnswerSerializer)
 class IlertDeploymentEventsApi(ChangeIngestApi):
     """ilert-compatible `/api/deployment-events`: the key is `integrationKey` in the body."""
 
@@ -163,15 +131,8 @@ class IlertDeploymentEventsApi(ChangeIngestApi):
     def adapter_for(self, pipeline: DeploymentPipeline) -> ModuleType:
         return ilert
 
-    @extend_schema(
-        operation_id="ilert_deployment_event",
-        request=OpenApiTypes.OBJECT,
-        responses=INGEST_RESPONSES,
-    )
-    def post(self, request: Request, key: str = "") -> Response:
-        return super().post(request, key)
 
-
+@ingest_schema("pagerduty_change_enqueue", IngestAnswerSerializer)
 class PagerDutyChangeEventsApi(ChangeIngestApi):
     """PagerDuty Change Events v2-compatible `/v2/change/enqueue`: the key is `routing_key`."""
 
@@ -179,14 +140,6 @@ class PagerDutyChangeEventsApi(ChangeIngestApi):
 
     def adapter_for(self, pipeline: DeploymentPipeline) -> ModuleType:
         return pagerduty
-
-    @extend_schema(
-        operation_id="pagerduty_change_enqueue",
-        request=OpenApiTypes.OBJECT,
-        responses=INGEST_RESPONSES,
-    )
-    def post(self, request: Request, key: str = "") -> Response:
-        return super().post(request, key)
 
 
 class ChangeDetailApi(RetrieveAPIView):

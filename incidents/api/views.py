@@ -9,7 +9,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -42,7 +41,7 @@ from incidents.api.serializers import (
 )
 from incidents.models import Incident
 from pipelines.deliveries import record_delivery
-from pipelines.ingest import IngestApi, IngestResult
+from pipelines.ingest import IngestApi, IngestResult, ingest_schema
 from pipelines.models import AlertSource, Delivery
 from pipelines.services import record_sns_subscription
 from pipelines.signatures import verify_timestamped_hmac
@@ -57,11 +56,7 @@ ADAPTERS: dict[str, ModuleType] = {
     AlertSource.Kind.WEBHOOK: devops_agent,
     AlertSource.Kind.PAGERDUTY: pagerduty,
 }
-INGEST_RESPONSES = {
-    202: AlertIngestSerializer,
-    200: AlertIngestSerializer,
-    **dict.fromkeys((400, 401, 403, 413, 429), ErrorSerializer),
-}
+READ_AUTHENTICATION = tuple(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
 
 
 class AlertIngestApi(IngestApi):
@@ -125,28 +120,21 @@ class AlertIngestApi(IngestApi):
         return headers["x-amzn-event-signature"].strip()
 
 
+@ingest_schema("alerts_ingest", AlertIngestSerializer)
 class AlertsApi(AlertIngestApi):
     """`/api/v1/alerts`: the key as `Authorization: Bearer`."""
 
-    @extend_schema(
-        operation_id="alerts_ingest", request=OpenApiTypes.OBJECT, responses=INGEST_RESPONSES
-    )
-    def post(self, request: Request, key: str = "") -> Response:
-        return super().post(request, key)
+    http_method_names = ("post", "options")
 
 
+@ingest_schema("alert_source_alerts_ingest", AlertIngestSerializer)
 class AlertSourceAlertsApi(AlertIngestApi):
     """`/api/v1/alert-sources/<key>/alerts`: the key in the path (SNS subscriptions, webhooks)."""
 
-    @extend_schema(
-        operation_id="alert_source_alerts_ingest",
-        request=OpenApiTypes.OBJECT,
-        responses=INGEST_RESPONSES,
-    )
-    def post(self, request: Request, key: str = "") -> Response:
-        return super().post(request, key)
+    http_method_names = ("post", "options")
 
 
+@ingest_schema("pagerduty_enqueue", AlertIngestSerializer)
 class PagerDutyEventsApi(AlertIngestApi):
     """PagerDuty Events API v2-compatible `/v2/enqueue`: the key is `routing_key` in the body."""
 
@@ -155,13 +143,8 @@ class PagerDutyEventsApi(AlertIngestApi):
     def adapter_for(self, source: AlertSource) -> ModuleType:
         return pagerduty
 
-    @extend_schema(
-        operation_id="pagerduty_enqueue", request=OpenApiTypes.OBJECT, responses=INGEST_RESPONSES
-    )
-    def post(self, request: Request, key: str = "") -> Response:
-        return super().post(request, key)
 
-
+@ingest_schema("incidents_ingest", AlertIngestSerializer)
 class IncidentsApi(AlertIngestApi):
     """`/api/v1/incidents`, Alert24-compatible: POST raises (or resolves, by alias) with the alert
     source's key; GET lists incidents for a person's token or session, or the source's key."""
@@ -169,19 +152,8 @@ class IncidentsApi(AlertIngestApi):
     def adapter_for(self, source: AlertSource) -> ModuleType:
         return alert24
 
-    def get_authenticators(self) -> list:
-        if getattr(self.request, "method", "GET") == "POST":
-            return []
-        return [AlertSourceKeyAuthentication(), *_people_authenticators()]
-
-    def get_permissions(self) -> list:
-        return [] if getattr(self.request, "method", "GET") == "POST" else [IsPersonOrAlertSource()]
-
-    @extend_schema(
-        operation_id="incidents_ingest", request=OpenApiTypes.OBJECT, responses=INGEST_RESPONSES
-    )
-    def post(self, request: Request, key: str = "") -> Response:
-        return super().post(request, key)
+    read_authentication_classes = (AlertSourceKeyAuthentication, *READ_AUTHENTICATION)
+    read_permission_classes = (IsPersonOrAlertSource,)
 
     @extend_schema(
         operation_id="incidents_list",
@@ -207,9 +179,7 @@ class IncidentDetailApi(APIView):
     """One incident with its timeline; PUT/PATCH `{"status": ...}` acknowledges, resolves or
     reopens it (Alert24's resolve call), for a person or the incident's own alert source."""
 
-    def get_authenticators(self) -> list:
-        return [AlertSourceKeyAuthentication(), *_people_authenticators()]
-
+    authentication_classes = (AlertSourceKeyAuthentication, *READ_AUTHENTICATION)
     permission_classes = (IsPersonOrAlertSource,)
 
     @extend_schema(operation_id="incident_detail", responses=IncidentDetailSerializer)
@@ -249,9 +219,7 @@ class IncidentDetailApi(APIView):
 class IncidentNotesApi(APIView):
     """Add a note to an incident's timeline."""
 
-    def get_authenticators(self) -> list:
-        return [AlertSourceKeyAuthentication(), *_people_authenticators()]
-
+    authentication_classes = (AlertSourceKeyAuthentication, *READ_AUTHENTICATION)
     permission_classes = (IsPersonOrAlertSource,)
 
     @extend_schema(
@@ -268,10 +236,6 @@ class IncidentNotesApi(APIView):
         )
         _log_source_request(request, incident, "note")
         return Response(TimelineEntrySerializer(entry).data, status=201)
-
-
-def _people_authenticators() -> list:
-    return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
 
 
 def _visible(request: Request, *, detail: bool = False) -> QuerySet[Incident]:
