@@ -1,8 +1,8 @@
 """Reads of incidents."""
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
 
-from incidents.models import Incident
+from incidents.models import Incident, SuspectChange
 
 
 def incident_list() -> QuerySet[Incident]:
@@ -23,4 +23,13 @@ def incident_list() -> QuerySet[Incident]:
 def incident_detail() -> QuerySet[Incident]:
     return Incident.objects.select_related(
         "alert_source", "team", "acknowledged_by", "resolved_by"
-    ).prefetch_related("components", "timeline__user", "suspects__change__pipeline")
+    ).prefetch_related(
+        "components",
+        "timeline__user",
+        Prefetch(
+            "suspects",
+            queryset=SuspectChange.objects.select_related(
+                "change__pipeline__team", "change__resolved_component", "change__author"
+            ),
+        ),
+    )

@@ -10,16 +10,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from celery import current_app
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from changes.models import ChangeEvent
 from common.exceptions import DomainError
+from incidents import tasks
 from incidents.adapters.base import AlertAction, CanonicalAlert
 from incidents.models import AlertReceipt, Incident, IncidentComponent, TimelineEntry
 from pipelines.exceptions import ReplayedSignature
-from pipelines.models import AlertSource, SeenSignature, Severity
+from pipelines.models import AlertSource, Delivery, SeenSignature, Severity
 from teams.components import normalise_component_name, resolve_components
 from teams.models import Team
 
@@ -345,7 +347,49 @@ def add_note(*, incident: Incident, actor: Actor, text: str) -> TimelineEntry:
 
 def _hand_to_correlation(incident_id: int) -> None:
     # After commit, so the worker sees the incident. Broker down: logged, the sweep catches up.
-    transaction.on_commit(
-        lambda: current_app.signature("incidents.correlate_incident", args=(incident_id,)).delay(),
-        robust=True,
-    )
+    transaction.on_commit(lambda: tasks.correlate_incident.delay(incident_id), robust=True)
+
+
+def auto_resolve_quiet_incidents(*, now: datetime | None = None) -> int:
+    """Resolve open incidents whose source has a quiet period and sent no repeat within it.
+
+    Run by Celery beat. Idempotent; returns how many it resolved.
+    """
+    now = now or timezone.now()
+    resolved = 0
+    quiet = Incident.objects.filter(
+        status__in=Incident.OPEN_STATUSES, alert_source__quiet_period_minutes__isnull=False
+    ).select_related("alert_source")
+    for incident in quiet:  # open incidents of quiet-period sources: a short list
+        period = timedelta(minutes=incident.alert_source.quiet_period_minutes)
+        if incident.last_alert_at + period <= now:
+            resolve_incident(
+                incident=incident, actor=Actor(name="quiet period"), rule="quiet period"
+            )
+            resolved += 1
+    return resolved
+
+
+def apply_retention(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete what is older than the configured ages. Run daily by Celery beat."""
+    now = now or timezone.now()
+    days = settings.RETENTION_DAYS
+    deleted = {
+        "changes": ChangeEvent.objects.filter(
+            occurred_at__lt=now - timedelta(days=days["changes"])
+        ).delete()[0],
+        "incidents": Incident.objects.filter(
+            status=Incident.Status.RESOLVED, resolved_at__lt=now - timedelta(days=days["incidents"])
+        ).delete()[0],
+        "deliveries": Delivery.objects.filter(
+            received_at__lt=now - timedelta(days=days["deliveries"])
+        ).delete()[0],
+        "alert_receipts": AlertReceipt.objects.filter(
+            received_at__lt=now - timedelta(days=days["deliveries"])
+        ).delete()[0],
+        # Older than any timestamp tolerance (a day at most): refused as stale anyway.
+        "seen_signatures": SeenSignature.objects.filter(
+            seen_at__lt=now - timedelta(days=2)
+        ).delete()[0],
+    }
+    return deleted

@@ -1,8 +1,12 @@
 import os
+import time
+from collections.abc import Callable
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.core.cache import cache
 
+from config.celery import app
 from tests.teams.factories import UserFactory
 
 # Tests of PostgreSQL-only behaviour run in CI (.ci/run sets DATABASE_URL to the local server).
@@ -28,3 +32,24 @@ def _fresh_cache():
     """Rate-limit counters must not leak between tests (ids are reused after a rollback)."""
     cache.clear()
     yield
+
+
+@pytest.fixture
+def real_worker(transactional_db):
+    """A real Celery worker (in a thread) consuming from the configured broker: Redis in CI."""
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            yield
+    finally:
+        app.conf.task_always_eager = True
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Poll until the condition holds (a worker is doing the work), at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

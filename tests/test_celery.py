@@ -1,15 +1,12 @@
 """Celery: every task has a named queue, and a real worker runs our tasks end to end."""
 
-import time
-
-import pytest
-from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 
 from changes.models import ChangeEvent
 from config.celery import app
 from pipelines.config_as_code import apply_config
 from tests.changes.factories import ChangeEventFactory
+from tests.conftest import wait_for
 
 
 def our_tasks() -> list[str]:
@@ -30,26 +27,6 @@ def test_every_task_acks_late_and_retries_a_bounded_number_of_times():
         task = app.tasks[name]
         assert task.acks_late, name
         assert task.max_retries is not None and task.max_retries <= 10, name
-
-
-@pytest.fixture
-def real_worker(transactional_db):
-    """A real Celery worker consuming from the configured broker (Redis in CI)."""
-    app.conf.task_always_eager = False
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            yield
-    finally:
-        app.conf.task_always_eager = True
-
-
-def wait_for(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_real_worker_resolves_changes_after_an_alias_is_added(real_worker):

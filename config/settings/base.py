@@ -7,6 +7,7 @@ filesystem transport under var/, and a local-memory cache. Nothing else needs in
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -141,8 +142,18 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "changes.resolve_change_components": {"queue": "default"},
     "pipelines.confirm_sns_subscription": {"queue": "default"},
+    "incidents.correlate_incident": {"queue": "default"},
+    "incidents.correlate_change": {"queue": "default"},
+    "incidents.sweep": {"queue": "default"},
+    "incidents.auto_resolve": {"queue": "default"},
+    "incidents.apply_retention": {"queue": "default"},
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+# Schedules live in code, so every installation runs them.
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "incidents.sweep", "schedule": 60.0},
+    "auto-resolve": {"task": "incidents.auto_resolve", "schedule": 60.0},
+    "retention": {"task": "incidents.apply_retention", "schedule": crontab(hour=3, minute=17)},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 # A broker that is down must not hang a request: publishing gives up quickly, the row is
@@ -157,6 +168,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES + 1
 # Requests per integration key per window; 0 turns the limit off.
 INGEST_RATE_LIMIT = env.int("INGEST_RATE_LIMIT", default=600)
 INGEST_RATE_WINDOW_SECONDS = env.int("INGEST_RATE_WINDOW_SECONDS", default=60)
+
+# Retention: how many days of each thing to keep.
+RETENTION_DAYS = {
+    "changes": env.int("RETENTION_CHANGES_DAYS", default=365),
+    "incidents": env.int("RETENTION_INCIDENTS_DAYS", default=365),
+    "deliveries": env.int("RETENTION_DELIVERIES_DAYS", default=30),
+}
 
 # Folder of SNS signing certificates, named like the last segment of SigningCertURL.
 SNS_CERT_DIR = env.str("SNS_CERT_DIR", default="")

@@ -2,7 +2,8 @@ from typing import ClassVar
 
 from rest_framework import serializers
 
-from incidents.models import Incident, TimelineEntry
+from changes.api.serializers import ChangeEventSerializer
+from incidents.models import Incident, SuspectChange, TimelineEntry
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
@@ -30,11 +31,21 @@ class IncidentSerializer(serializers.ModelSerializer):
         return [component.name for component in incident.components.all()]
 
 
+class SuspectChangeSerializer(serializers.ModelSerializer):
+    change = ChangeEventSerializer(read_only=True)
+
+    class Meta:
+        model = SuspectChange
+        fields = ("rank", "score", "reasons", "verdict", "change")
+        read_only_fields = fields
+
+
 class IncidentDetailSerializer(IncidentSerializer):
     timeline = TimelineEntrySerializer(many=True, read_only=True)
+    suspects = SuspectChangeSerializer(many=True, read_only=True)
 
     class Meta(IncidentSerializer.Meta):
-        fields = (*IncidentSerializer.Meta.fields, "timeline")
+        fields = (*IncidentSerializer.Meta.fields, "timeline", "suspects")
         read_only_fields = fields
 
 

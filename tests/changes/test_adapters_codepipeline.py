@@ -1,6 +1,5 @@
 """The CodePipeline adapter: every CodePipeline fixture, and the events it must refuse or skip."""
 
-import json
 from typing import Any
 
 import pytest
@@ -8,73 +7,36 @@ from django.utils.datastructures import CaseInsensitiveMapping
 
 from changes.adapters import codepipeline
 from changes.adapters.base import CanonicalChange
-from common.payloads import Ignored, PayloadInvalid
-from common.times import parse_timestamp
+from tests.adapters import REMOVED, assert_change_matches, fixture_request, refused, skipped
 from tests.fixtures import fixture_names, load_fixture
 
+PRODUCER = "codepipeline"
 SUCCEEDED = "pipeline_execution_succeeded"
 FAILED = "pipeline_execution_failed"
 
 
-def delivery(
-    name: str, changes: dict[str, Any] | None = None
-) -> tuple[Any, CaseInsensitiveMapping]:
-    """A fixture's parsed body and headers, with each dotted path in `changes` set anew."""
-    fixture = load_fixture("codepipeline", name)
-    body = json.loads(fixture["body"])
-    for path, value in (changes or {}).items():
-        *parents, last = path.split(".")
-        target = body
-        for part in parents:
-            target = target[part]
-        target[last] = value
-    return body, CaseInsensitiveMapping(fixture["headers"])
-
-
 def convert(name: str, changes: dict[str, Any] | None = None) -> CanonicalChange:
-    return codepipeline.to_canonical(*delivery(name, changes))
+    return codepipeline.to_canonical(*fixture_request(PRODUCER, name, changes))
 
 
-def refusal(body: Any, headers: CaseInsensitiveMapping) -> PayloadInvalid:
-    with pytest.raises(PayloadInvalid) as invalid:
-        codepipeline.to_canonical(body, headers)
-    return invalid.value
-
-
-def ignored(name: str, changes: dict[str, Any] | None = None) -> Ignored:
-    with pytest.raises(Ignored) as skipped:
-        convert(name, changes)
-    return skipped.value
-
-
-@pytest.mark.parametrize("name", fixture_names("codepipeline"))
+@pytest.mark.parametrize("name", fixture_names(PRODUCER))
 def test_fixture_converts_as_expected(name):
-    expect = load_fixture("codepipeline", name)["expect"]
+    expect = load_fixture(PRODUCER, name)["expect"]
     if expect["action"] == "ignore":
-        assert ignored(name).reason == expect["reason"]
+        assert skipped(convert, name).reason == expect["reason"]
         return
     assert expect["action"] == "record"
-    change = convert(name)
-    for field, expected in expect.items():
-        if field == "action":
-            continue
-        actual = getattr(change, field)
-        if field == "component":
-            assert actual == expected.strip().lower(), field
-        elif field == "occurred_at":
-            assert actual == parse_timestamp(expected), field
-        else:
-            assert actual == expected, field
+    assert_change_matches(convert(name), expect)
 
 
 @pytest.mark.parametrize("body", [[], "event", 3, None, True])
 def test_a_body_that_is_not_an_object_is_invalid(body):
-    _, headers = delivery(SUCCEEDED)
-    assert refusal(body, headers).field_name == "body"
+    _, headers = fixture_request(PRODUCER, SUCCEEDED)
+    assert refused(codepipeline.to_canonical, body, headers).field_name == "body"
 
 
 def test_headers_are_not_needed():
-    body, _ = delivery(SUCCEEDED)
+    body, _ = fixture_request(PRODUCER, SUCCEEDED)
     change = codepipeline.to_canonical(body, CaseInsensitiveMapping({}))
     assert change.idempotency_key == "6f1e3c2a-94b7-7d10-2c58-0a9e4b1f7d36"
 
@@ -118,9 +80,9 @@ def test_a_started_execution_is_recorded_as_started():
 
 @pytest.mark.parametrize("state", ["STOPPING", "STOPPED", "SUPERSEDED", "CANCELED", "RESUMED"])
 def test_an_execution_that_finished_no_deployment_is_ignored(state):
-    skipped = ignored(SUCCEEDED, {"detail.state": state})
-    assert skipped.reason == f"pipeline execution state not recorded: {state}"
-    assert skipped.event_type == "CodePipeline Pipeline Execution State Change"
+    ignored = skipped(convert, SUCCEEDED, {"detail.state": state})
+    assert ignored.reason == f"pipeline execution state not recorded: {state}"
+    assert ignored.event_type == "CodePipeline Pipeline Execution State Change"
 
 
 @pytest.mark.parametrize(
@@ -128,8 +90,8 @@ def test_an_execution_that_finished_no_deployment_is_ignored(state):
     ["CodePipeline Stage Execution State Change", "CodePipeline Action Execution State Change"],
 )
 def test_stage_and_action_events_are_ignored(detail_type):
-    skipped = ignored(SUCCEEDED, {"detail-type": detail_type})
-    assert (skipped.reason, skipped.event_type) == (
+    ignored = skipped(convert, SUCCEEDED, {"detail-type": detail_type})
+    assert (ignored.reason, ignored.event_type) == (
         f"event type not used: {detail_type}",
         detail_type,
     )
@@ -137,10 +99,7 @@ def test_stage_and_action_events_are_ignored(detail_type):
 
 @pytest.mark.parametrize("field_name", ["detail-type", "detail", "detail.state", "detail.pipeline"])
 def test_a_missing_required_field_is_named(field_name):
-    body, headers = delivery(SUCCEEDED)
-    *parents, last = field_name.split(".")
-    del (body[parents[0]] if parents else body)[last]
-    assert refusal(body, headers).field_name == field_name
+    assert refused(convert, SUCCEEDED, {field_name: REMOVED}).field_name == field_name
 
 
 @pytest.mark.parametrize(
@@ -165,16 +124,14 @@ def test_a_missing_required_field_is_named(field_name):
     ],
 )
 def test_a_field_of_the_wrong_type_is_named(changes, field_name, problem):
-    invalid = refusal(*delivery(SUCCEEDED, changes))
+    invalid = refused(convert, SUCCEEDED, changes)
     assert invalid.field_name == field_name
     if problem:
         assert invalid.fields == {field_name: [problem]}
 
 
 def test_without_a_time_the_receive_time_is_used():
-    body, headers = delivery(SUCCEEDED)
-    del body["time"]
-    assert codepipeline.to_canonical(body, headers).occurred_at is None
+    assert convert(SUCCEEDED, {"time": REMOVED}).occurred_at is None
 
 
 def test_the_commit_author_login_is_preferred_to_the_display_name():
@@ -206,9 +163,7 @@ def test_only_a_person_caller_is_the_trigger(trigger_detail, triggered_by):
 
 
 def test_an_execution_without_a_trigger_is_recorded():
-    body, headers = delivery(FAILED)
-    del body["detail"]["execution-trigger"]
-    change = codepipeline.to_canonical(body, headers)
+    change = convert(FAILED, {"detail.execution-trigger": REMOVED})
     assert (change.outcome, change.triggered_by) == ("failed", "")
     assert "trigger_type" not in change.metadata
 

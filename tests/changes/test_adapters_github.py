@@ -1,107 +1,68 @@
 """The GitHub adapter: every GitHub fixture, and the bodies it must refuse or skip."""
 
-import json
 from typing import Any
 
 import pytest
-from django.utils.datastructures import CaseInsensitiveMapping
 
 from changes.adapters import github
 from changes.adapters.base import CanonicalChange
-from common.payloads import Ignored, PayloadInvalid
-from common.times import parse_timestamp
+from tests.adapters import (
+    REMOVED,
+    assert_change_matches,
+    fixture_request,
+    refused,
+    skipped,
+    without_header,
+)
 from tests.fixtures import fixture_names, load_fixture
 
-
-def delivery(
-    name: str, changes: dict[str, Any] | None = None
-) -> tuple[Any, CaseInsensitiveMapping]:
-    """A fixture's parsed body and headers, with each dotted path in `changes` set anew."""
-    fixture = load_fixture("github", name)
-    body = json.loads(fixture["body"])
-    for path, value in (changes or {}).items():
-        *parents, last = path.split(".")
-        target = body
-        for part in parents:
-            target = target[part]
-        target[last] = value
-    return body, CaseInsensitiveMapping(fixture["headers"])
+PRODUCER = "github"
 
 
 def convert(name: str, changes: dict[str, Any] | None = None) -> CanonicalChange:
-    return github.to_canonical(*delivery(name, changes))
+    return github.to_canonical(*fixture_request(PRODUCER, name, changes))
 
 
-def refusal(body: Any, headers: CaseInsensitiveMapping) -> PayloadInvalid:
-    with pytest.raises(PayloadInvalid) as invalid:
-        github.to_canonical(body, headers)
-    return invalid.value
-
-
-def ignored(name: str, changes: dict[str, Any] | None = None) -> Ignored:
-    with pytest.raises(Ignored) as skipped:
-        convert(name, changes)
-    return skipped.value
-
-
-def without_header(headers: CaseInsensitiveMapping, dropped: str) -> CaseInsensitiveMapping:
-    return CaseInsensitiveMapping(
-        {name: value for name, value in headers.items() if name.lower() != dropped.lower()}
-    )
-
-
-@pytest.mark.parametrize("name", fixture_names("github"))
+@pytest.mark.parametrize("name", fixture_names(PRODUCER))
 def test_fixture_converts_as_expected(name):
-    fixture = load_fixture("github", name)
-    expect = fixture["expect"]
+    expect = load_fixture(PRODUCER, name)["expect"]
     if expect["action"] == "ignore":
-        assert ignored(name).reason == expect["reason"]
+        assert skipped(convert, name).reason == expect["reason"]
         return
-    change = convert(name)
-    for field, expected in expect.items():
-        if field == "action":
-            continue
-        actual = getattr(change, field)
-        if field == "component":
-            assert actual == expected.strip().lower(), field
-        elif field == "occurred_at":
-            assert actual == parse_timestamp(expected), field
-        else:
-            assert actual == expected, field
+    assert_change_matches(convert(name), expect)
 
 
 @pytest.mark.parametrize("body", [[], "push", 3, None])
 def test_a_body_that_is_not_an_object_is_invalid(body):
-    _, headers = delivery("push_default_branch")
-    assert refusal(body, headers).field_name == "body"
+    _, headers = fixture_request(PRODUCER, "push_default_branch")
+    assert refused(github.to_canonical, body, headers).field_name == "body"
 
 
 def test_the_event_header_is_required():
-    body, headers = delivery("push_default_branch")
-    assert refusal(body, without_header(headers, "X-GitHub-Event")).field_name == "X-GitHub-Event"
+    body, headers = fixture_request(PRODUCER, "push_default_branch")
+    invalid = refused(github.to_canonical, body, without_header(headers, "X-GitHub-Event"))
+    assert invalid.field_name == "X-GitHub-Event"
 
 
 def test_without_a_delivery_id_the_key_is_left_to_the_idempotency_key_header():
-    body, headers = delivery("push_default_branch")
+    body, headers = fixture_request(PRODUCER, "push_default_branch")
     change = github.to_canonical(body, without_header(headers, "X-GitHub-Delivery"))
     assert change.idempotency_key == ""
 
 
 def test_a_missing_repository_name_is_named():
-    body, headers = delivery("deployment_status_success")
-    del body["repository"]["name"]
-    assert refusal(body, headers).field_name == "repository.name"
+    changes = {"repository.name": REMOVED}
+    invalid = refused(convert, "deployment_status_success", changes)
+    assert invalid.field_name == "repository.name"
 
 
 def test_a_deployment_status_that_is_not_an_object_is_named():
-    body, headers = delivery("deployment_status_success", {"deployment_status": "success"})
-    assert refusal(body, headers).fields == {
-        "deployment_status": ["Expected an object, got a string."]
-    }
+    invalid = refused(convert, "deployment_status_success", {"deployment_status": "success"})
+    assert invalid.fields == {"deployment_status": ["Expected an object, got a string."]}
 
 
 def test_a_push_ref_must_be_a_string():
-    assert refusal(*delivery("push_default_branch", {"ref": 7})).field_name == "ref"
+    assert refused(convert, "push_default_branch", {"ref": 7}).field_name == "ref"
 
 
 def test_a_numeric_deployment_ref_is_read_as_text():
@@ -109,15 +70,16 @@ def test_a_numeric_deployment_ref_is_read_as_text():
 
 
 def test_an_unreadable_time_is_named():
-    body, headers = delivery("deployment_status_success", {"deployment_status.created_at": "now"})
-    assert refusal(body, headers).field_name == "deployment_status.created_at"
+    changes = {"deployment_status.created_at": "now"}
+    invalid = refused(convert, "deployment_status_success", changes)
+    assert invalid.field_name == "deployment_status.created_at"
 
 
 @pytest.mark.parametrize("state", ["pending", "queued", "in_progress", "inactive"])
 def test_a_deployment_that_has_not_ended_is_ignored(state):
-    skipped = ignored("deployment_status_success", {"deployment_status.state": state})
-    assert skipped.reason == f"deployment state not recorded: {state}"
-    assert skipped.event_type == "deployment_status"
+    ignored = skipped(convert, "deployment_status_success", {"deployment_status.state": state})
+    assert ignored.reason == f"deployment state not recorded: {state}"
+    assert ignored.event_type == "deployment_status"
 
 
 def test_a_deployment_error_is_a_failure():
@@ -156,8 +118,8 @@ def test_the_environment_falls_back_to_the_deployment():
     ],
 )
 def test_a_push_that_is_not_to_the_default_branch_is_ignored(changes, reason):
-    skipped = ignored("push_default_branch", changes)
-    assert (skipped.reason, skipped.event_type) == (reason, "push")
+    ignored = skipped(convert, "push_default_branch", changes)
+    assert (ignored.reason, ignored.event_type) == (reason, "push")
 
 
 def test_a_push_carries_its_branch_for_noise_filters():
@@ -176,7 +138,7 @@ def test_a_push_carries_its_branch_for_noise_filters():
     ],
 )
 def test_a_workflow_run_that_changed_nothing_is_ignored(changes, reason):
-    assert ignored("workflow_run_completed_success", changes).reason == reason
+    assert skipped(convert, "workflow_run_completed_success", changes).reason == reason
 
 
 def test_a_timed_out_workflow_run_is_a_failure():
@@ -185,8 +147,8 @@ def test_a_timed_out_workflow_run_is_a_failure():
 
 
 def test_a_release_that_is_not_published_is_ignored():
-    skipped = ignored("release_published", {"action": "created"})
-    assert skipped.reason == "release action not recorded: created"
+    ignored = skipped(convert, "release_published", {"action": "created"})
+    assert ignored.reason == "release action not recorded: created"
 
 
 def test_unicode_values_are_kept():

@@ -5,67 +5,33 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.utils.datastructures import CaseInsensitiveMapping
 
 from changes.adapters import ilert
 from changes.adapters.base import CanonicalChange
-from common.payloads import PayloadInvalid
-from common.times import parse_timestamp
+from tests.adapters import REMOVED, assert_change_matches, fixture_request, refused
 from tests.fixtures import fixture_names, load_fixture
 
+PRODUCER = "ilert"
 ISO = "api_deployment_event_iso_timestamp"
 EPOCH = "api_deployment_event_epoch_seconds"
 DEPLOYED_AT = datetime(2026, 11, 20, 14, 18, tzinfo=UTC)
 
 
-def delivery(
-    name: str, changes: dict[str, Any] | None = None
-) -> tuple[Any, CaseInsensitiveMapping]:
-    """A fixture's parsed body and headers, with each dotted path in `changes` set anew."""
-    fixture = load_fixture("ilert", name)
-    body = json.loads(fixture["body"])
-    for path, value in (changes or {}).items():
-        *parents, last = path.split(".")
-        target = body
-        for part in parents:
-            target = target[part]
-        target[last] = value
-    return body, CaseInsensitiveMapping(fixture["headers"])
-
-
 def convert(name: str, changes: dict[str, Any] | None = None) -> CanonicalChange:
-    return ilert.to_canonical(*delivery(name, changes))
+    return ilert.to_canonical(*fixture_request(PRODUCER, name, changes))
 
 
-def refusal(name: str, changes: dict[str, Any]) -> PayloadInvalid:
-    with pytest.raises(PayloadInvalid) as invalid:
-        convert(name, changes)
-    return invalid.value
-
-
-@pytest.mark.parametrize("name", fixture_names("ilert"))
+@pytest.mark.parametrize("name", fixture_names(PRODUCER))
 def test_fixture_converts_as_expected(name):
-    expect = load_fixture("ilert", name)["expect"]
+    expect = load_fixture(PRODUCER, name)["expect"]
     assert expect["action"] == "record"
-    change = convert(name)
-    for field, expected in expect.items():
-        if field == "action":
-            continue
-        actual = getattr(change, field)
-        if field == "component":
-            assert actual == expected.strip().lower(), field
-        elif field == "occurred_at":
-            assert actual == parse_timestamp(expected), field
-        else:
-            assert actual == expected, field
+    assert_change_matches(convert(name), expect)
 
 
 @pytest.mark.parametrize("body", [[], "deployed", 3, None, True])
 def test_a_body_that_is_not_an_object_is_invalid(body):
-    _, headers = delivery(EPOCH)
-    with pytest.raises(PayloadInvalid) as invalid:
-        ilert.to_canonical(body, headers)
-    assert invalid.value.field_name == "body"
+    _, headers = fixture_request(PRODUCER, EPOCH)
+    assert refused(ilert.to_canonical, body, headers).field_name == "body"
 
 
 @pytest.mark.parametrize(
@@ -83,9 +49,7 @@ def test_epoch_seconds_milliseconds_and_iso_timestamps_are_read(timestamp):
 
 
 def test_without_a_timestamp_the_receive_time_is_used():
-    body, headers = delivery(EPOCH)
-    del body["timestamp"]
-    assert ilert.to_canonical(body, headers).occurred_at is None
+    assert convert(EPOCH, {"timestamp": REMOVED}).occurred_at is None
 
 
 def test_the_minimal_event_is_a_succeeded_deployment_without_a_component():
@@ -128,11 +92,7 @@ def test_custom_details_that_are_not_text_stay_metadata():
 
 
 def test_a_missing_summary_is_named():
-    body, headers = delivery(ISO)
-    del body["summary"]
-    with pytest.raises(PayloadInvalid) as invalid:
-        ilert.to_canonical(body, headers)
-    assert invalid.value.field_name == "summary"
+    assert refused(convert, ISO, {"summary": REMOVED}).field_name == "summary"
 
 
 @pytest.mark.parametrize(
@@ -153,7 +113,7 @@ def test_a_missing_summary_is_named():
     ],
 )
 def test_a_field_of_the_wrong_type_is_named(changes, field_name, problem):
-    invalid = refusal(ISO, changes)
+    invalid = refused(convert, ISO, changes)
     assert invalid.field_name == field_name
     if problem:
         assert invalid.fields == {field_name: [problem]}

@@ -1,95 +1,48 @@
 """The Alertmanager adapter: every fixture, the webhook's quirks, and the bodies it must refuse."""
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.utils.datastructures import CaseInsensitiveMapping
 
-from common.payloads import Ignored, PayloadInvalid
 from incidents.adapters import alertmanager
 from incidents.adapters.base import TITLE_LENGTH, AlertAction, CanonicalAlert
+from tests.adapters import REMOVED, assert_alert_matches, fixture_request, refused, skipped
 from tests.fixtures import fixture_names, load_fixture
 
 PRODUCER = "alertmanager"
 FIRING = "01_firing_two_alerts"
 RESOLVED_ONE = "02_resolved_one"
-# What the fixtures' `expect.action` means for the adapter (the lifecycle service does the rest).
-ACTIONS = {
-    "raise": AlertAction.TRIGGER,
-    "repeat": AlertAction.TRIGGER,
-    "reopen": AlertAction.TRIGGER,
-    "resolve": AlertAction.RESOLVE,
-    "acknowledge": AlertAction.ACKNOWLEDGE,
-}
-REMOVED = object()
-
-
-def delivery(
-    name: str, changes: dict[str, Any] | None = None
-) -> tuple[Any, CaseInsensitiveMapping]:
-    """A fixture's parsed body and headers, each dotted path in `changes` set anew (or removed)."""
-    fixture = load_fixture(PRODUCER, name)
-    body = json.loads(fixture["body"])
-    for path, value in (changes or {}).items():
-        *parents, last = path.split(".")
-        target = body
-        for part in parents:
-            target = target[int(part)] if isinstance(target, list) else target[part]
-        key = int(last) if isinstance(target, list) else last
-        if value is REMOVED:
-            del target[key]
-        else:
-            target[key] = value
-    return body, CaseInsensitiveMapping(fixture["headers"])
 
 
 def convert(name: str, changes: dict[str, Any] | None = None) -> list[CanonicalAlert]:
-    return alertmanager.to_alerts(*delivery(name, changes))
+    return alertmanager.to_alerts(*fixture_request(PRODUCER, name, changes))
 
 
 def first(changes: dict[str, Any]) -> CanonicalAlert:
     return convert(FIRING, changes)[0]
 
 
-def refusal(changes: dict[str, Any], name: str = FIRING) -> PayloadInvalid:
-    with pytest.raises(PayloadInvalid) as invalid:
-        convert(name, changes)
-    return invalid.value
-
-
 @pytest.mark.parametrize("name", fixture_names(PRODUCER))
 def test_fixture_converts_as_expected(name):
     fixture = load_fixture(PRODUCER, name)
-    defaults = fixture["source_settings"]
     expected = fixture["expect"]["incidents"]
     alerts = convert(name)
     assert len(alerts) == len(expected)
     for alert, expect in zip(alerts, expected, strict=True):
-        assert alert.action == ACTIONS[expect["action"]]
-        assert alert.alias == expect["alias"]
-        assert alert.title == expect["title"]
-        # Where the fixture shows the source's default, the adapter must leave it to the source.
-        default_severity = expect["severity"] == defaults["default_severity"]
-        assert alert.severity == ("" if default_severity else expect["severity"])
-        default_components = expect["components"] == defaults["default_components"]
-        assert alert.components == (() if default_components else tuple(expect["components"]))
+        assert_alert_matches(alert, expect, fixture["source_settings"])
 
 
 @pytest.mark.parametrize("body", [[], "firing", 4, None, True])
 def test_a_body_that_is_not_an_object_is_invalid(body):
-    _, headers = delivery(FIRING)
-    with pytest.raises(PayloadInvalid) as invalid:
-        alertmanager.to_alerts(body, headers)
-    assert invalid.value.field_name == "body"
+    _, headers = fixture_request(PRODUCER, FIRING)
+    assert refused(alertmanager.to_alerts, body, headers).field_name == "body"
 
 
 def test_a_notification_without_alerts_is_ignored():
-    with pytest.raises(Ignored) as ignored:
-        convert(FIRING, {"alerts": []})
-    assert ignored.value.event_type == "firing"
-    assert "no alerts" in ignored.value.reason
+    ignored = skipped(convert, FIRING, {"alerts": []})
+    assert ignored.event_type == "firing"
+    assert "no alerts" in ignored.reason
 
 
 @pytest.mark.parametrize(
@@ -112,14 +65,14 @@ def test_a_notification_without_alerts_is_ignored():
     ],
 )
 def test_a_bad_field_is_named_with_its_alert(changes, field_name, problem):
-    invalid = refusal(changes)
+    invalid = refused(convert, FIRING, changes)
     assert invalid.field_name == field_name
     if problem:
         assert invalid.fields == {field_name: [problem]}
 
 
 def test_one_alert_per_entry_in_body_order():
-    body, headers = delivery(FIRING)
+    body, headers = fixture_request(PRODUCER, FIRING)
     body["alerts"].reverse()
     aliases = [alert.alias for alert in alertmanager.to_alerts(body, headers)]
     assert aliases == ["48845b835f3068ef", "bdddc8bbdebec6a0"]

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from common.payloads import Ignored, PayloadInvalid
 from common.times import parse_timestamp
 from incidents.adapters import cloudwatch_sns
 from incidents.adapters.base import ALIAS_LENGTH, AlertAction, CanonicalAlert
+from tests.adapters import REMOVED, fixture_request, refused, set_path, skipped
 from tests.fixtures import fixture_names, load_fixture
 
 PRODUCER = "sns_cloudwatch"
@@ -18,7 +18,6 @@ METRIC_ALARM = "02_alarm_metric"
 MATH_ALARM = "04_insufficient_data"
 COMPOSITE_ALARM = "05_composite_alarm"
 ACTIONS = {"raise": AlertAction.TRIGGER, "resolve": AlertAction.RESOLVE}
-REMOVED = object()
 
 
 def message_type(name: str) -> str:
@@ -30,30 +29,19 @@ NOTIFICATIONS = [name for name in fixture_names(PRODUCER) if message_type(name) 
 CONFIRMATIONS = [name for name in fixture_names(PRODUCER) if message_type(name) != "Notification"]
 
 
-def changed(document: Any, changes: dict[str, Any]) -> Any:
-    """`document` with each dotted path (list items by index) set anew, or removed."""
-    for path, value in changes.items():
-        *parents, last = path.split(".")
-        target = document
-        for step in parents:
-            target = target[int(step)] if isinstance(target, list) else target[step]
-        key = int(last) if isinstance(target, list) else last
-        if value is REMOVED:
-            del target[key]
-        else:
-            target[key] = value
-    return document
-
-
 def delivery(
     name: str, alarm: dict[str, Any] | None = None, envelope: dict[str, Any] | None = None
 ) -> tuple[Any, CaseInsensitiveMapping]:
     """A fixture's parsed body and headers, with paths in the alarm JSON and the envelope set."""
-    fixture = load_fixture(PRODUCER, name)
-    body = json.loads(fixture["body"])
+    body, headers = fixture_request(PRODUCER, name)
     if alarm:
-        body["Message"] = json.dumps(changed(json.loads(body["Message"]), alarm))
-    return changed(body, envelope or {}), CaseInsensitiveMapping(fixture["headers"])
+        message = json.loads(body["Message"])
+        for path, value in alarm.items():
+            set_path(message, path, value)
+        body["Message"] = json.dumps(message)
+    for path, value in (envelope or {}).items():
+        set_path(body, path, value)
+    return body, headers
 
 
 def convert(
@@ -62,18 +50,6 @@ def convert(
     alerts = cloudwatch_sns.to_alerts(*delivery(name, alarm, envelope))
     assert len(alerts) == 1
     return alerts[0]
-
-
-def refusal(body: Any, headers: CaseInsensitiveMapping) -> PayloadInvalid:
-    with pytest.raises(PayloadInvalid) as invalid:
-        cloudwatch_sns.to_alerts(body, headers)
-    return invalid.value
-
-
-def ignored(body: Any, headers: CaseInsensitiveMapping) -> Ignored:
-    with pytest.raises(Ignored) as skipped:
-        cloudwatch_sns.to_alerts(body, headers)
-    return skipped.value
 
 
 def test_the_fixtures_hold_notifications_and_confirmations():
@@ -110,7 +86,7 @@ def test_fixture_converts_as_expected(name):
 
 @pytest.mark.parametrize("name", CONFIRMATIONS)
 def test_a_confirmation_reaching_the_adapter_is_refused(name):
-    invalid = refusal(*delivery(name))
+    invalid = refused(cloudwatch_sns.to_alerts, *delivery(name))
     assert invalid.field_name == "Type"
     assert invalid.fields == {"Type": [f'"{message_type(name)}" is not a Notification.']}
 
@@ -118,7 +94,7 @@ def test_a_confirmation_reaching_the_adapter_is_refused(name):
 @pytest.mark.parametrize("body", [[], "Notification", 3, None, True])
 def test_a_body_that_is_not_an_object_is_invalid(body):
     _, headers = delivery(METRIC_ALARM)
-    assert refusal(body, headers).field_name == "body"
+    assert refused(cloudwatch_sns.to_alerts, body, headers).field_name == "body"
 
 
 def test_headers_are_not_needed():
@@ -279,8 +255,9 @@ def test_the_longest_alarm_name_still_fits_the_alias():
 
 @pytest.mark.parametrize("message", ["Hello from the SNS console", "{", "[1, 2]", '"ALARM"', "{}"])
 def test_a_message_that_is_not_an_alarm_is_ignored(message):
-    skipped = ignored(*delivery(METRIC_ALARM, envelope={"Message": message}))
-    assert (skipped.reason, skipped.event_type) == (
+    envelope = {"Message": message}
+    ignored = skipped(cloudwatch_sns.to_alerts, *delivery(METRIC_ALARM, envelope=envelope))
+    assert (ignored.reason, ignored.event_type) == (
         "SNS message is not a CloudWatch alarm",
         "Notification",
     )
@@ -288,8 +265,9 @@ def test_a_message_that_is_not_an_alarm_is_ignored(message):
 
 def test_other_json_published_to_the_topic_is_ignored():
     health = {"source": "aws.health", "detail-type": "AWS Health Event", "detail": {}}
-    skipped = ignored(*delivery(METRIC_ALARM, envelope={"Message": json.dumps(health)}))
-    assert skipped.reason == "SNS message is not a CloudWatch alarm"
+    envelope = {"Message": json.dumps(health)}
+    ignored = skipped(cloudwatch_sns.to_alerts, *delivery(METRIC_ALARM, envelope=envelope))
+    assert ignored.reason == "SNS message is not a CloudWatch alarm"
 
 
 @pytest.mark.parametrize(
@@ -301,7 +279,8 @@ def test_other_json_published_to_the_topic_is_ignored():
     ],
 )
 def test_a_message_that_is_not_a_string_is_invalid(message, problem):
-    invalid = refusal(*delivery(METRIC_ALARM, envelope={"Message": message}))
+    envelope = {"Message": message}
+    invalid = refused(cloudwatch_sns.to_alerts, *delivery(METRIC_ALARM, envelope=envelope))
     assert invalid.fields == {"Message": [problem]}
 
 
@@ -344,7 +323,7 @@ def test_a_message_that_is_not_a_string_is_invalid(message, problem):
     ],
 )
 def test_a_bad_alarm_field_is_named_with_its_path(alarm, field_name, problem):
-    invalid = refusal(*delivery(METRIC_ALARM, alarm))
+    invalid = refused(cloudwatch_sns.to_alerts, *delivery(METRIC_ALARM, alarm))
     assert invalid.field_name == field_name
     if problem:
         assert invalid.fields == {field_name: [problem]}
@@ -367,7 +346,7 @@ def test_a_bad_alarm_field_is_named_with_its_path(alarm, field_name, problem):
     ],
 )
 def test_a_bad_metric_math_field_is_named_with_its_path(alarm, field_name):
-    assert refusal(*delivery(MATH_ALARM, alarm)).field_name == field_name
+    assert refused(cloudwatch_sns.to_alerts, *delivery(MATH_ALARM, alarm)).field_name == field_name
 
 
 @pytest.mark.parametrize(
@@ -383,4 +362,5 @@ def test_a_bad_metric_math_field_is_named_with_its_path(alarm, field_name):
 )
 def test_a_bad_envelope_field_is_named(envelope, field_name):
     alarm = {"StateChangeTime": REMOVED} if "Timestamp" in envelope else None
-    assert refusal(*delivery(METRIC_ALARM, alarm, envelope)).field_name == field_name
+    invalid = refused(cloudwatch_sns.to_alerts, *delivery(METRIC_ALARM, alarm, envelope))
+    assert invalid.field_name == field_name

@@ -1,53 +1,23 @@
 """The DevOps Agent webhook adapter: every fixture, each action, and the bodies it must refuse."""
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from common.payloads import Ignored, PayloadInvalid
 from incidents.adapters import devops_agent
 from incidents.adapters.base import TITLE_LENGTH, AlertAction, CanonicalAlert
+from tests.adapters import ALERT_ACTIONS, REMOVED, fixture_request, refused, skipped
 from tests.fixtures import fixture_names, load_fixture
 
 PRODUCER = "devops_agent"
 CREATED = "01_created"
-# What the fixtures' `expect.action` means for the adapter (the lifecycle service does the rest).
-ACTIONS = {
-    "raise": AlertAction.TRIGGER,
-    "repeat": AlertAction.TRIGGER,
-    "reopen": AlertAction.TRIGGER,
-    "resolve": AlertAction.RESOLVE,
-    "acknowledge": AlertAction.ACKNOWLEDGE,
-}
-REMOVED = object()
-
-
-def delivery(
-    name: str, changes: dict[str, Any] | None = None
-) -> tuple[Any, CaseInsensitiveMapping]:
-    """A fixture's parsed body and headers, each top-level field in `changes` set (or removed)."""
-    fixture = load_fixture(PRODUCER, name)
-    body = json.loads(fixture["body"])
-    for field, value in (changes or {}).items():
-        if value is REMOVED:
-            del body[field]
-        else:
-            body[field] = value
-    return body, CaseInsensitiveMapping(fixture["headers"])
 
 
 def convert(changes: dict[str, Any] | None = None, name: str = CREATED) -> CanonicalAlert:
-    (alert,) = devops_agent.to_alerts(*delivery(name, changes))
+    (alert,) = devops_agent.to_alerts(*fixture_request(PRODUCER, name, changes))
     return alert
-
-
-def refusal(changes: dict[str, Any]) -> PayloadInvalid:
-    with pytest.raises(PayloadInvalid) as invalid:
-        convert(changes)
-    return invalid.value
 
 
 @pytest.mark.parametrize("name", fixture_names(PRODUCER))
@@ -57,7 +27,7 @@ def test_fixture_converts_as_expected(name):
     # The fixtures send priority and service, so neither is the source's default here.
     assert expect["severity"] != fixture["source_settings"]["default_severity"]
     alert = convert(name=name)
-    assert alert.action == ACTIONS[expect["action"]]
+    assert alert.action == ALERT_ACTIONS[expect["action"]]
     assert alert.alias == expect["alias"]
     assert alert.title == expect["title"]
     assert alert.severity == expect["severity"]
@@ -66,16 +36,15 @@ def test_fixture_converts_as_expected(name):
 
 def test_the_signature_headers_are_not_needed_here():
     # The view verifies x-amzn-event-signature; the adapter reads the body alone.
-    body, _ = delivery(CREATED)
+    body, _ = fixture_request(PRODUCER, CREATED)
     (alert,) = devops_agent.to_alerts(body, CaseInsensitiveMapping({}))
     assert alert.alias == "wc-payments-5xx-20261120-1402"
 
 
 @pytest.mark.parametrize("body", [[], "incident", 7, None, False])
 def test_a_body_that_is_not_an_object_is_invalid(body):
-    with pytest.raises(PayloadInvalid) as invalid:
-        devops_agent.to_alerts(body, CaseInsensitiveMapping({}))
-    assert invalid.value.field_name == "body"
+    invalid = refused(devops_agent.to_alerts, body, CaseInsensitiveMapping({}))
+    assert invalid.field_name == "body"
 
 
 @pytest.mark.parametrize(
@@ -97,10 +66,9 @@ def test_each_action_is_mapped(action, expected):
 
 @pytest.mark.parametrize("action", ["investigation_started", "commented", "reopened_by_rule"])
 def test_any_other_action_is_ignored_with_a_reason(action):
-    with pytest.raises(Ignored) as ignored:
-        convert({"action": action})
-    assert action in ignored.value.reason
-    assert ignored.value.event_type == f"incident.{action}"
+    ignored = skipped(convert, {"action": action})
+    assert action in ignored.reason
+    assert ignored.event_type == f"incident.{action}"
 
 
 @pytest.mark.parametrize(
@@ -176,7 +144,7 @@ def test_unicode_titles_are_kept():
     ],
 )
 def test_a_bad_field_is_named(changes, field_name, problem):
-    invalid = refusal(changes)
+    invalid = refused(convert, changes)
     assert invalid.field_name == field_name
     if problem:
         assert invalid.fields == {field_name: [problem]}

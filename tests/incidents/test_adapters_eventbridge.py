@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from common.payloads import Ignored, PayloadInvalid
 from common.times import parse_timestamp
 from incidents.adapters import eventbridge
 from incidents.adapters.base import AlertAction, CanonicalAlert
+from tests.adapters import REMOVED, fixture_request, refused, skipped
 from tests.fixtures import fixture_names, load_fixture
 
 PRODUCER = "eventbridge"
@@ -26,48 +26,12 @@ PULL_ERROR = (
     "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to "
     "resolve ref 482916573014.dkr.ecr.us-east-1.amazonaws.com/payments-api:2026.11.20-4: not found"
 )
-REMOVED = object()
-
-
-def changed(document: Any, changes: dict[str, Any]) -> Any:
-    """`document` with each dotted path (list items by index) set anew, or removed."""
-    for path, value in changes.items():
-        *parents, last = path.split(".")
-        target = document
-        for step in parents:
-            target = target[int(step)] if isinstance(target, list) else target[step]
-        key = int(last) if isinstance(target, list) else last
-        if value is REMOVED:
-            del target[key]
-        else:
-            target[key] = value
-    return document
-
-
-def delivery(
-    name: str, changes: dict[str, Any] | None = None
-) -> tuple[Any, CaseInsensitiveMapping]:
-    fixture = load_fixture(PRODUCER, name)
-    body = changed(json.loads(fixture["body"]), changes or {})
-    return body, CaseInsensitiveMapping(fixture["headers"])
 
 
 def convert(name: str, changes: dict[str, Any] | None = None) -> CanonicalAlert:
-    alerts = eventbridge.to_alerts(*delivery(name, changes))
+    alerts = eventbridge.to_alerts(*fixture_request(PRODUCER, name, changes))
     assert len(alerts) == 1
     return alerts[0]
-
-
-def refusal(name: str, changes: dict[str, Any] | None = None) -> PayloadInvalid:
-    with pytest.raises(PayloadInvalid) as invalid:
-        convert(name, changes)
-    return invalid.value
-
-
-def ignored(name: str, changes: dict[str, Any] | None = None) -> Ignored:
-    with pytest.raises(Ignored) as skipped:
-        convert(name, changes)
-    return skipped.value
 
 
 @pytest.mark.parametrize("name", fixture_names(PRODUCER))
@@ -75,7 +39,7 @@ def test_fixture_converts_as_expected(name):
     fixture = load_fixture(PRODUCER, name)
     expect = fixture["expect"]
     if expect["action"] == "ignore":
-        assert ignored(name).reason == expect["reason"]
+        assert skipped(convert, name).reason == expect["reason"]
         return
     alert = convert(name)
     assert alert.action == ACTIONS[expect["action"]]
@@ -108,14 +72,12 @@ def test_an_event_is_keyed_by_its_id(name, event_type):
 
 @pytest.mark.parametrize("body", [[], "event", 3, None, True])
 def test_a_body_that_is_not_an_object_is_invalid(body):
-    _, headers = delivery(ALARM)
-    with pytest.raises(PayloadInvalid) as invalid:
-        eventbridge.to_alerts(body, headers)
-    assert invalid.value.field_name == "body"
+    _, headers = fixture_request(PRODUCER, ALARM)
+    assert refused(eventbridge.to_alerts, body, headers).field_name == "body"
 
 
 def test_headers_are_not_needed():
-    body, _ = delivery(ALARM)
+    body, _ = fixture_request(PRODUCER, ALARM)
     (alert,) = eventbridge.to_alerts(body, CaseInsensitiveMapping({}))
     assert alert.alias == "cloudwatch-CheckoutCpuHigh"
 
@@ -131,8 +93,8 @@ def test_headers_are_not_needed():
     ],
 )
 def test_other_event_types_are_ignored(detail_type):
-    skipped = ignored(ALARM, {"detail-type": detail_type})
-    assert (skipped.reason, skipped.event_type) == (
+    ignored = skipped(convert, ALARM, {"detail-type": detail_type})
+    assert (ignored.reason, ignored.event_type) == (
         f"event type not used: {detail_type}",
         detail_type,
     )
@@ -153,7 +115,7 @@ def test_other_event_types_are_ignored(detail_type):
 def test_a_bad_envelope_is_named(changes, field_name, problem):
     if "time" in changes:  # read only when the state has no timestamp
         changes = {**changes, "detail.state.timestamp": REMOVED}
-    invalid = refusal(ALARM, changes)
+    invalid = refused(convert, ALARM, changes)
     assert invalid.field_name == field_name
     if problem:
         assert invalid.fields == {field_name: [problem]}
@@ -360,7 +322,7 @@ def test_unicode_alarm_names_are_kept():
     ],
 )
 def test_a_bad_alarm_field_is_named_with_its_path(changes, field_name, problem):
-    invalid = refusal(ALARM, changes)
+    invalid = refused(convert, ALARM, changes)
     assert invalid.field_name == field_name
     if problem:
         assert invalid.fields == {field_name: [problem]}
@@ -396,8 +358,8 @@ def test_without_a_stopped_at_the_event_time_is_used():
 
 @pytest.mark.parametrize("status", ["PROVISIONING", "PENDING", "RUNNING", "DEPROVISIONING"])
 def test_a_task_that_did_not_stop_is_ignored(status):
-    skipped = ignored(TASK_FAILED, {"detail.lastStatus": status})
-    assert (skipped.reason, skipped.event_type) == (
+    ignored = skipped(convert, TASK_FAILED, {"detail.lastStatus": status})
+    assert (ignored.reason, ignored.event_type) == (
         f"ECS task status not used: {status}",
         "ECS Task State Change",
     )
@@ -473,8 +435,8 @@ def test_a_scheduler_stop_with_a_container_exiting_non_zero_raises():
 
 
 def test_a_stop_without_a_stop_code_or_failed_container_is_ignored():
-    skipped = ignored(SCALE_IN, {"detail.stopCode": REMOVED})
-    assert skipped.reason == "task stopped without a failure (no stopCode, all containers exited 0)"
+    ignored = skipped(convert, SCALE_IN, {"detail.stopCode": REMOVED})
+    assert ignored.reason == "task stopped without a failure (no stopCode, all containers exited 0)"
 
 
 def test_a_stop_without_a_stop_code_but_a_failed_container_raises():
@@ -531,7 +493,7 @@ def test_a_task_without_containers_is_described_by_its_stop():
     ],
 )
 def test_a_bad_task_field_is_named_with_its_path(changes, field_name, problem):
-    invalid = refusal(TASK_FAILED, changes)
+    invalid = refused(convert, TASK_FAILED, changes)
     assert invalid.field_name == field_name
     if problem:
         assert invalid.fields == {field_name: [problem]}
@@ -605,18 +567,18 @@ def test_a_composite_alarm_in_the_lambda_event_leaves_the_source_defaults():
     ],
 )
 def test_a_bad_lambda_event_field_is_named_with_its_path(changes, field_name, problem):
-    invalid = refusal(LAMBDA, changes)
+    invalid = refused(convert, LAMBDA, changes)
     assert invalid.field_name == field_name
     if problem:
         assert invalid.fields == {field_name: [problem]}
 
 
 def test_a_body_with_neither_detail_type_nor_alarm_data_is_invalid():
-    assert refusal(LAMBDA, {"alarmData": REMOVED}).field_name == "detail-type"
+    assert refused(convert, LAMBDA, {"alarmData": REMOVED}).field_name == "detail-type"
 
 
 def test_an_event_with_a_detail_type_is_read_by_it_even_with_alarm_data():
-    body, headers = delivery(ALARM)
+    body, headers = fixture_request(PRODUCER, ALARM)
     body["alarmData"] = json.loads(load_fixture(PRODUCER, LAMBDA)["body"])["alarmData"]
     (alert,) = eventbridge.to_alerts(body, headers)
     assert (alert.alias, alert.event_type) == (

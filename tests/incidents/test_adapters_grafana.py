@@ -7,79 +7,35 @@ from typing import Any
 import pytest
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from common.payloads import Ignored, PayloadInvalid
 from incidents.adapters import alertmanager, grafana
 from incidents.adapters.base import AlertAction, CanonicalAlert
+from tests.adapters import REMOVED, assert_alert_matches, fixture_request, refused, skipped
 from tests.fixtures import fixture_names, load_fixture
 
 PRODUCER = "grafana"
 FIRING = "01_firing"
 RESOLVED = "02_resolved"
-# What the fixtures' `expect.action` means for the adapter (the lifecycle service does the rest).
-ACTIONS = {
-    "raise": AlertAction.TRIGGER,
-    "repeat": AlertAction.TRIGGER,
-    "reopen": AlertAction.TRIGGER,
-    "resolve": AlertAction.RESOLVE,
-    "acknowledge": AlertAction.ACKNOWLEDGE,
-}
-REMOVED = object()
-
-
-def delivery(
-    name: str, changes: dict[str, Any] | None = None
-) -> tuple[Any, CaseInsensitiveMapping]:
-    """A fixture's parsed body and headers, each dotted path in `changes` set anew (or removed)."""
-    fixture = load_fixture(PRODUCER, name)
-    body = json.loads(fixture["body"])
-    for path, value in (changes or {}).items():
-        *parents, last = path.split(".")
-        target = body
-        for part in parents:
-            target = target[int(part)] if isinstance(target, list) else target[part]
-        key = int(last) if isinstance(target, list) else last
-        if value is REMOVED:
-            del target[key]
-        else:
-            target[key] = value
-    return body, CaseInsensitiveMapping(fixture["headers"])
 
 
 def only(name: str = FIRING, changes: dict[str, Any] | None = None) -> CanonicalAlert:
-    (alert,) = grafana.to_alerts(*delivery(name, changes))
+    (alert,) = grafana.to_alerts(*fixture_request(PRODUCER, name, changes))
     return alert
-
-
-def refusal(changes: dict[str, Any]) -> PayloadInvalid:
-    with pytest.raises(PayloadInvalid) as invalid:
-        grafana.to_alerts(*delivery(FIRING, changes))
-    return invalid.value
 
 
 @pytest.mark.parametrize("name", fixture_names(PRODUCER))
 def test_fixture_converts_as_expected(name):
     fixture = load_fixture(PRODUCER, name)
-    defaults = fixture["source_settings"]
     expected = fixture["expect"]["incidents"]
-    alerts = grafana.to_alerts(*delivery(name))
+    alerts = grafana.to_alerts(*fixture_request(PRODUCER, name))
     assert len(alerts) == len(expected)
     for alert, expect in zip(alerts, expected, strict=True):
-        assert alert.action == ACTIONS[expect["action"]]
-        assert alert.alias == expect["alias"]
-        assert alert.title == expect["title"]
-        # Where the fixture shows the source's default, the adapter must leave it to the source.
-        default_severity = expect["severity"] == defaults["default_severity"]
-        assert alert.severity == ("" if default_severity else expect["severity"])
-        default_components = expect["components"] == defaults["default_components"]
-        assert alert.components == (() if default_components else tuple(expect["components"]))
+        assert_alert_matches(alert, expect, fixture["source_settings"])
 
 
 @pytest.mark.parametrize("body", [[], "firing", 1, None])
 def test_a_body_that_is_not_an_object_is_invalid(body):
-    _, headers = delivery(FIRING)
-    with pytest.raises(PayloadInvalid) as invalid:
-        grafana.to_alerts(body, headers)
-    assert invalid.value.field_name == "body"
+    _, headers = fixture_request(PRODUCER, FIRING)
+    assert refused(grafana.to_alerts, body, headers).field_name == "body"
 
 
 def test_grafanas_links_come_after_the_source_and_runbook():
@@ -153,9 +109,8 @@ def test_without_a_fingerprint_the_alias_is_computed_from_the_labels():
 
 
 def test_a_notification_without_alerts_is_ignored():
-    with pytest.raises(Ignored) as ignored:
-        grafana.to_alerts(*delivery(RESOLVED, {"alerts": []}))
-    assert ignored.value.event_type == "resolved"
+    ignored = skipped(grafana.to_alerts, *fixture_request(PRODUCER, RESOLVED, {"alerts": []}))
+    assert ignored.event_type == "resolved"
 
 
 def test_a_legacy_alerting_body_is_invalid():
@@ -166,9 +121,7 @@ def test_a_legacy_alerting_body_is_invalid():
         "state": "alerting",
         "evalMatches": [{"value": 7.31, "metric": "5xx", "tags": {}}],
     }
-    with pytest.raises(PayloadInvalid) as invalid:
-        grafana.to_alerts(body, CaseInsensitiveMapping({}))
-    assert invalid.value.field_name == "alerts"
+    assert refused(grafana.to_alerts, body, CaseInsensitiveMapping({})).field_name == "alerts"
 
 
 @pytest.mark.parametrize(
@@ -183,4 +136,4 @@ def test_a_legacy_alerting_body_is_invalid():
     ],
 )
 def test_a_bad_field_is_named_with_its_alert(changes, field_name):
-    assert refusal(changes).field_name == field_name
+    assert refused(only, FIRING, changes).field_name == field_name

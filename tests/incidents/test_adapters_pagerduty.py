@@ -7,53 +7,20 @@ from typing import Any
 import pytest
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from common.payloads import PayloadInvalid
 from incidents.adapters import pagerduty
 from incidents.adapters.base import TITLE_LENGTH, AlertAction, CanonicalAlert
+from tests.adapters import ALERT_ACTIONS, REMOVED, fixture_request, refused
 from tests.fixtures import fixture_names, load_fixture
 
 PRODUCER = "pagerduty_events"
 TRIGGER = "01_trigger"
 ACKNOWLEDGE = "02_acknowledge"
 RESOLVE = "03_resolve"
-# What the fixtures' `expect.action` means for the adapter (the lifecycle service does the rest).
-ACTIONS = {
-    "raise": AlertAction.TRIGGER,
-    "repeat": AlertAction.TRIGGER,
-    "reopen": AlertAction.TRIGGER,
-    "resolve": AlertAction.RESOLVE,
-    "acknowledge": AlertAction.ACKNOWLEDGE,
-}
-REMOVED = object()
-
-
-def delivery(
-    name: str, changes: dict[str, Any] | None = None
-) -> tuple[Any, CaseInsensitiveMapping]:
-    """A fixture's parsed body and headers, each dotted path in `changes` set anew (or removed)."""
-    fixture = load_fixture(PRODUCER, name)
-    body = json.loads(fixture["body"])
-    for path, value in (changes or {}).items():
-        *parents, last = path.split(".")
-        target = body
-        for part in parents:
-            target = target[part]
-        if value is REMOVED:
-            del target[last]
-        else:
-            target[last] = value
-    return body, CaseInsensitiveMapping(fixture["headers"])
 
 
 def convert(changes: dict[str, Any] | None = None, name: str = TRIGGER) -> CanonicalAlert:
-    (alert,) = pagerduty.to_alerts(*delivery(name, changes))
+    (alert,) = pagerduty.to_alerts(*fixture_request(PRODUCER, name, changes))
     return alert
-
-
-def refusal(changes: dict[str, Any], name: str = TRIGGER) -> PayloadInvalid:
-    with pytest.raises(PayloadInvalid) as invalid:
-        convert(changes, name)
-    return invalid.value
 
 
 @pytest.mark.parametrize("name", fixture_names(PRODUCER))
@@ -61,7 +28,7 @@ def test_fixture_converts_as_expected(name):
     fixture = load_fixture(PRODUCER, name)
     expect = fixture["expect"]
     alert = convert(name=name)
-    assert alert.action == ACTIONS[expect["action"]]
+    assert alert.action == ALERT_ACTIONS[expect["action"]]
     assert alert.alias == expect["alias"]
     if alert.action == AlertAction.TRIGGER:
         assert alert.title == expect["title"]
@@ -75,9 +42,8 @@ def test_fixture_converts_as_expected(name):
 
 @pytest.mark.parametrize("body", [[], "trigger", 2, None, True])
 def test_a_body_that_is_not_an_object_is_invalid(body):
-    with pytest.raises(PayloadInvalid) as invalid:
-        pagerduty.to_alerts(body, CaseInsensitiveMapping({}))
-    assert invalid.value.field_name == "body"
+    invalid = refused(pagerduty.to_alerts, body, CaseInsensitiveMapping({}))
+    assert invalid.field_name == "body"
 
 
 @pytest.mark.parametrize(
@@ -99,7 +65,7 @@ def test_pagerdutys_severities_are_mapped(severity, expected):
     ],
 )
 def test_any_other_severity_is_refused_as_pagerduty_does(severity, problem):
-    invalid = refusal({"payload.severity": severity})
+    invalid = refused(convert, {"payload.severity": severity})
     assert invalid.fields == {"payload.severity": [problem]}
 
 
@@ -127,7 +93,7 @@ def test_any_other_severity_is_refused_as_pagerduty_does(severity, problem):
     ],
 )
 def test_a_bad_trigger_field_is_named(changes, field_name, problem):
-    invalid = refusal(changes)
+    invalid = refused(convert, changes)
     assert invalid.field_name == field_name
     if problem:
         assert invalid.fields == {field_name: [problem]}
@@ -135,8 +101,8 @@ def test_a_bad_trigger_field_is_named(changes, field_name, problem):
 
 @pytest.mark.parametrize("name", [ACKNOWLEDGE, RESOLVE])
 def test_an_acknowledge_or_resolve_needs_its_dedup_key(name):
-    assert refusal({"dedup_key": REMOVED}, name).field_name == "dedup_key"
-    assert refusal({"dedup_key": ""}, name).field_name == "dedup_key"
+    assert refused(convert, {"dedup_key": REMOVED}, name).field_name == "dedup_key"
+    assert refused(convert, {"dedup_key": ""}, name).field_name == "dedup_key"
 
 
 @pytest.mark.parametrize(
@@ -171,7 +137,7 @@ def test_pagerdutys_colonless_offset_is_read():
 
 
 def test_a_summary_over_pagerdutys_limit_is_refused():
-    invalid = refusal({"payload.summary": "x" * 1025})
+    invalid = refused(convert, {"payload.summary": "x" * 1025})
     assert invalid.fields == {
         "payload.summary": ["Ensure this field has no more than 1024 characters."]
     }

@@ -1,0 +1,263 @@
+"""Which changes most plausibly caused an incident (DESIGN.md, "Correlation rules").
+
+1. Window: changes with occurred_at in [started_at - window, started_at + skew].
+2. Team scoping (ilert's rule): the incident's teams are its alert source's team and the owner
+   teams of its components. If any of them owns a deployment pipeline, only changes from those
+   teams' pipelines (and manual changes on components they own) are candidates; otherwise
+   every change in the window is.
+3. Component matching (Alert24's rule), after alias resolution, ranks above everything else;
+   a change of a component one of the incident's components depends on (one hop, PagerDuty's
+   related services) ranks next and is a candidate whatever team owns it.
+4. Within a class: the incident's environment first, then the closest before the start.
+Scores and reasons are stored; correlating again updates them (idempotent).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from changes.models import ChangeEvent
+from incidents.models import Incident, SuspectChange
+from pipelines.models import DeploymentPipeline
+from teams.models import Component
+
+DEFAULT_WINDOW_MINUTES = 60
+DEFAULT_SKEW_MINUTES = 2
+DEFAULT_ENVIRONMENT = "production"
+# Alert sources' windows and skews are at most a day (pipelines.config_as_code validates it).
+LONGEST_WINDOW = timedelta(hours=24)
+# The most suspects kept per incident: nobody reads the 201st, and it bounds the work.
+MAX_SUSPECTS = 200
+# Score bands: a class outranks any environment, an environment outranks any timing.
+CLASS_WEIGHT = {"component": 3000.0, "dependency": 2000.0, "other": 1000.0}
+ENVIRONMENT_WEIGHT = 500.0
+
+
+@dataclass(frozen=True)
+class Context:
+    """What correlating one incident needs to know, read once."""
+
+    start: datetime
+    window_start: datetime
+    window_end: datetime
+    window_minutes: int
+    environment: str
+    component_ids: frozenset[int]
+    component_names: dict[str, str]  # a change's component name -> the incident's name for it
+    dependency_of: dict[int, tuple[str, str]]  # dependency id -> (incident component, dependency)
+    teams: frozenset[int]
+    scoped_teams: frozenset[int]
+
+
+@transaction.atomic
+def correlate_incident(*, incident_id: int) -> list[SuspectChange]:
+    """Rank the incident's suspect changes and store them. Idempotent; a constant number of
+    queries whatever the number of changes. Locks the incident: two workers may be handed it."""
+    incident = (
+        Incident.objects.select_for_update(of=("self",))
+        .select_related("alert_source")
+        .filter(pk=incident_id)
+        .first()
+    )
+    if incident is None:  # deleted meanwhile (retention): nothing to do
+        return []
+    context = _context(incident)
+    ranked = sorted(
+        ((_score(change, context), change) for change in _candidates(context)),
+        key=lambda scored: (-scored[0][0], -scored[1].occurred_at.timestamp(), -scored[1].pk),
+    )[:MAX_SUSPECTS]
+    suspects = _store(incident, ranked)
+    incident.correlated_at = timezone.now()
+    incident.save(update_fields=("correlated_at",))
+    return suspects
+
+
+def _context(incident: Incident) -> Context:
+    source = incident.alert_source
+    window = source.window_minutes if source else DEFAULT_WINDOW_MINUTES
+    skew = source.skew_minutes if source else DEFAULT_SKEW_MINUTES
+    rows = list(incident.components.select_related("component").all())
+    components = [row.component for row in rows if row.component is not None]
+    component_names = {row.name: row.name for row in rows}
+    component_names.update({component.name: component.name for component in components})
+    dependency_of = {
+        dependency_id: (name, dependency_name)
+        for dependency_id, name, dependency_name in Component.depends_on.through.objects.filter(
+            from_component__in=components
+        ).values_list("to_component_id", "from_component__name", "to_component__name")
+    }
+    teams = {component.owner_team_id for component in components if component.owner_team_id}
+    if source is not None and source.team_id:
+        teams.add(source.team_id)
+    if incident.team_id:
+        teams.add(incident.team_id)
+    scoped = set(
+        DeploymentPipeline.objects.filter(team__in=teams).values_list("team_id", flat=True)
+    )
+    return Context(
+        start=incident.started_at,
+        window_start=incident.started_at - timedelta(minutes=window),
+        window_end=incident.started_at + timedelta(minutes=skew),
+        window_minutes=window,
+        environment=(incident.environment or DEFAULT_ENVIRONMENT).lower(),
+        component_ids=frozenset(component.pk for component in components),
+        component_names=component_names,
+        dependency_of=dependency_of,
+        teams=frozenset(teams),
+        scoped_teams=frozenset(scoped),
+    )
+
+
+def _candidates(context: Context) -> list[ChangeEvent]:
+    changes = ChangeEvent.objects.filter(
+        occurred_at__gte=context.window_start, occurred_at__lte=context.window_end
+    )
+    if context.scoped_teams:
+        changes = changes.filter(
+            Q(pipeline__team__in=context.scoped_teams)
+            | Q(pipeline=None, resolved_component__owner_team__in=context.scoped_teams)
+            | Q(resolved_component__in=context.dependency_of.keys())
+        )
+    # The closest first, so a window crowded past the limit keeps the likeliest.
+    return list(
+        changes.select_related("pipeline", "resolved_component").order_by("-occurred_at", "-id")[
+            : MAX_SUSPECTS * 5
+        ]
+    )
+
+
+def _score(change: ChangeEvent, context: Context) -> tuple[float, list[str]]:
+    """A score whose bands follow the rules' order, and the reasons in words."""
+    reasons = []
+    if change.resolved_component_id in context.component_ids or (
+        change.component in context.component_names
+    ):
+        match = "component"
+        reasons.append("component match")
+    elif change.resolved_component_id in context.dependency_of:
+        match = "dependency"
+        name, dependency = context.dependency_of[change.resolved_component_id]
+        reasons.append(f"{name} depends on {dependency}")
+    else:
+        match = "other"
+    minutes = (context.start - change.occurred_at).total_seconds() / 60
+    reasons.append(_timing(minutes))
+    score = CLASS_WEIGHT[match]
+    environment = (change.environment or "").lower()
+    if environment == context.environment:
+        score += ENVIRONMENT_WEIGHT
+        reasons.append(f"same environment ({environment})")
+    elif environment:
+        reasons.append(f"{environment}, not {context.environment}")
+    # Closer to the start is likelier; changes just after it (clock skew) rank as "at the start".
+    score += max(0.0, context.window_minutes - max(minutes, 0.0)) / context.window_minutes * 100
+    change_team = change.pipeline.team_id if change.pipeline else None
+    if change_team is None and change.resolved_component is not None:
+        change_team = change.resolved_component.owner_team_id
+    if change_team in context.teams:
+        reasons.append("same team")
+    if change.outcome == ChangeEvent.Outcome.FAILED:
+        reasons.append("failed deployment")
+        score += 0.5
+    if change.kind == ChangeEvent.Kind.ROLLBACK:
+        reasons.append("rollback")
+    return round(score, 3), reasons
+
+
+def _timing(minutes: float) -> str:
+    rounded = round(minutes)
+    if rounded == 0:
+        return "at the start"
+    if rounded > 0:
+        return f"{rounded} minute{'s' if rounded != 1 else ''} before"
+    return f"{-rounded} minute{'s' if rounded != -1 else ''} after the start"
+
+
+def _store(
+    incident: Incident, ranked: list[tuple[tuple[float, list[str]], ChangeEvent]]
+) -> list[SuspectChange]:
+    """Upsert the ranked suspects; keep engineers' verdicts on changes that stay suspects."""
+    existing = {suspect.change_id: suspect for suspect in incident.suspects.all()}
+    keep, create = [], []
+    for rank, ((score, reasons), change) in enumerate(ranked, start=1):
+        suspect = existing.pop(change.pk, None)
+        if suspect is None:
+            create.append(
+                SuspectChange(
+                    incident=incident, change=change, score=score, rank=rank, reasons=reasons
+                )
+            )
+            continue
+        suspect.score, suspect.rank, suspect.reasons = score, rank, reasons
+        keep.append(suspect)
+    if existing:
+        SuspectChange.objects.filter(pk__in=[s.pk for s in existing.values()]).delete()
+    SuspectChange.objects.bulk_update(keep, ("score", "rank", "reasons"))
+    SuspectChange.objects.bulk_create(create)
+    return sorted([*keep, *create], key=lambda suspect: suspect.rank)
+
+
+def incidents_for_change(change: ChangeEvent) -> list[int]:
+    """Incidents whose window contains the change: open ones and ones resolved in the last day.
+
+    A late arrival (recorded after the incident started, timestamped inside its window) must
+    still become a suspect.
+    """
+    recent = timezone.now() - timedelta(hours=24)
+    candidates = (
+        Incident.objects.filter(Q(status__in=Incident.OPEN_STATUSES) | Q(resolved_at__gte=recent))
+        .filter(
+            started_at__gte=change.occurred_at - LONGEST_WINDOW,
+            started_at__lte=change.occurred_at + LONGEST_WINDOW,
+        )
+        .select_related("alert_source")
+        .only("id", "started_at", "alert_source__window_minutes", "alert_source__skew_minutes")
+    )
+    matching = []
+    for incident in candidates:
+        source = incident.alert_source
+        window = timedelta(minutes=source.window_minutes if source else DEFAULT_WINDOW_MINUTES)
+        skew = timedelta(minutes=source.skew_minutes if source else DEFAULT_SKEW_MINUTES)
+        if incident.started_at - window <= change.occurred_at <= incident.started_at + skew:
+            matching.append(incident.pk)
+    return matching
+
+
+def correlate_change(*, change_id: int) -> list[int]:
+    """Re-correlate the incidents a new change may explain; mark the change as seen.
+
+    Idempotent. Returns the incidents' ids.
+    """
+    change = ChangeEvent.objects.filter(pk=change_id).first()
+    if change is None:
+        return []
+    incident_ids = incidents_for_change(change)
+    for incident_id in incident_ids:  # a handful: incidents open around one moment
+        correlate_incident(incident_id=incident_id)
+    ChangeEvent.objects.filter(pk=change_id).update(correlated_at=timezone.now())
+    return incident_ids
+
+
+def sweep(*, batch: int = 200) -> tuple[int, int]:
+    """Correlate whatever the on-commit hand-off missed (the broker was down, a worker died).
+
+    Returns (incidents, changes) handled; a backlog larger than `batch` takes several runs.
+    """
+    incident_ids = list(
+        Incident.objects.filter(correlated_at=None)
+        .order_by("started_at")
+        .values_list("id", flat=True)[:batch]
+    )
+    for incident_id in incident_ids:
+        correlate_incident(incident_id=incident_id)
+    change_ids = list(
+        ChangeEvent.objects.filter(correlated_at=None)
+        .order_by("received_at")
+        .values_list("id", flat=True)[:batch]
+    )
+    for change_id in change_ids:
+        correlate_change(change_id=change_id)
+    return len(incident_ids), len(change_ids)

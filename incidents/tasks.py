@@ -1,0 +1,39 @@
+"""Celery wrappers around incident services: ids in, one idempotent service call each."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from incidents import correlation, services
+
+# Only a database restart is worth retrying; anything else is a bug to see in the logs.
+RETRYING = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(name="incidents.correlate_incident", **RETRYING)
+def correlate_incident(incident_id: int) -> int:
+    return len(correlation.correlate_incident(incident_id=incident_id))
+
+
+@shared_task(name="incidents.correlate_change", **RETRYING)
+def correlate_change(change_id: int) -> list[int]:
+    return correlation.correlate_change(change_id=change_id)
+
+
+@shared_task(name="incidents.sweep", **RETRYING)
+def sweep() -> tuple[int, int]:
+    return correlation.sweep()
+
+
+@shared_task(name="incidents.auto_resolve", **RETRYING)
+def auto_resolve() -> int:
+    return services.auto_resolve_quiet_incidents()
+
+
+@shared_task(name="incidents.apply_retention", **RETRYING)
+def apply_retention() -> dict[str, int]:
+    return services.apply_retention()

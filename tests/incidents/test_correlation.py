@@ -1,0 +1,224 @@
+"""Correlation rules (DESIGN.md): window, team scoping, component and dependency classes,
+environment, closeness; idempotent; late arrivals; constant query count."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from incidents import correlation
+from incidents.models import IncidentComponent, SuspectChange
+from tests.changes.factories import ChangeEventFactory
+from tests.incidents.factories import IncidentFactory
+from tests.pipelines.factories import AlertSourceFactory, DeploymentPipelineFactory
+from tests.teams.factories import ComponentFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now().replace(microsecond=0)
+
+
+def incident_on(*names: str, team=None, source_team=None, environment="", **fields):
+    source = AlertSourceFactory(team=source_team)
+    incident = IncidentFactory(alert_source=source, team=team, environment=environment,
+                               started_at=NOW, **fields)  # fmt: skip
+    for name in names:
+        component = ComponentFactory._meta.model.objects.filter(name=name).first()
+        IncidentComponent.objects.create(incident=incident, name=name, component=component)
+    return incident
+
+
+def change(minutes_before: float, component: str = "payments-service", **fields):
+    catalog = ComponentFactory._meta.model.objects.filter(name=component).first()
+    fields.setdefault("pipeline", DeploymentPipelineFactory(team=None))
+    at = NOW - timedelta(minutes=minutes_before)
+    return ChangeEventFactory(
+        occurred_at=at, component=component, resolved_component=catalog, **fields
+    )
+
+
+def suspects(incident) -> list[int]:
+    correlation.correlate_incident(incident_id=incident.pk)
+    return list(SuspectChange.objects.filter(incident=incident).order_by("rank")
+                .values_list("change_id", flat=True))  # fmt: skip
+
+
+def test_window_is_60_minutes_before_to_2_after_by_default():
+    incident = incident_on("payments-service")
+    inside = [change(59), change(0), change(-1.5)]
+    change(61)
+    change(-3)
+    assert set(suspects(incident)) == {c.pk for c in inside}
+
+
+def test_the_alert_source_sets_the_window():
+    incident = incident_on("payments-service")
+    incident.alert_source.window_minutes, incident.alert_source.skew_minutes = 10, 0
+    incident.alert_source.save()
+    inside = change(9)
+    change(11)
+    change(-1)
+    assert suspects(incident) == [inside.pk]
+
+
+def test_component_match_outranks_closer_unrelated_changes_and_dependencies_rank_next():
+    payments = ComponentFactory(name="payments-service", owner_team=None)
+    database = ComponentFactory(name="postgres-main", owner_team=None)
+    payments.depends_on.add(database)
+    incident = incident_on("payments-service")
+    unrelated = change(1, component="search-api")
+    dependency = change(2, component="postgres-main")
+    direct = change(30, component="payments-service")
+
+    assert suspects(incident) == [direct.pk, dependency.pk, unrelated.pk]
+    reasons = SuspectChange.objects.get(change=dependency).reasons
+    assert reasons[0] == "payments-service depends on postgres-main"
+    assert SuspectChange.objects.get(change=direct).reasons[:2] == [
+        "component match", "30 minutes before",
+    ]  # fmt: skip
+
+
+def test_aliases_match_through_the_catalog():
+    payments = ComponentFactory(name="payments-service", owner_team=None)
+    payments.aliases.create(name="payments-prod")
+    incident = incident_on("payments-service")
+    via_alias = ChangeEventFactory(
+        occurred_at=NOW - timedelta(minutes=5),
+        component="payments-prod",
+        resolved_component=payments,
+    )
+    change(1, component="other")
+    assert suspects(incident)[0] == via_alias.pk
+
+
+def test_environment_then_closeness_within_a_class():
+    incident = incident_on("payments-service", environment="production")
+    staging_closest = change(1, environment="staging")
+    production_far = change(40, environment="production")
+    production_near = change(8, environment="production")
+    assert suspects(incident) == [production_near.pk, production_far.pk, staging_closest.pk]
+
+
+def test_failed_deploys_and_same_team_are_reasons():
+    team = TeamFactory()
+    incident = incident_on("payments-service", source_team=team)
+    failed = change(5, outcome="failed", pipeline=DeploymentPipelineFactory(team=team))
+    suspects(incident)
+    reasons = SuspectChange.objects.get(change=failed).reasons
+    assert "failed deployment" in reasons and "same team" in reasons
+
+
+# Team scoping, as ilert does it: (who owns pipelines, which change, candidate?)
+@pytest.mark.parametrize(
+    ("case", "is_candidate"),
+    [
+        ("no teams anywhere: account-wide", True),
+        ("source team owns pipelines: its own pipeline's change", True),
+        ("source team owns pipelines: another team's pipeline's change", False),
+        ("source team owns pipelines: a change from a team-less pipeline", False),
+        ("team without pipelines: fallback to account-wide", True),
+        ("component owner team's pipeline", True),
+        ("several teams: the second team's pipeline", True),
+        ("manual change on a component the team owns", True),
+        ("manual change on another team's component", False),
+        ("another team's pipeline changing a dependency", True),
+    ],
+)
+def test_team_scoping(case, is_candidate):
+    payments, checkout, platform = TeamFactory(), TeamFactory(), TeamFactory()
+    own_pipeline = DeploymentPipelineFactory(team=payments)
+    other_pipeline = DeploymentPipelineFactory(team=platform)
+    ComponentFactory(name="checkout-api", owner_team=checkout)
+    DeploymentPipelineFactory(team=checkout)
+    database = ComponentFactory(name="postgres-main", owner_team=platform)
+    service = ComponentFactory(name="payments-service", owner_team=None)
+    service.depends_on.add(database)
+
+    incident, the_change = {
+        "no teams anywhere: account-wide": lambda: (
+            incident_on("payments-service"),
+            change(5, pipeline=DeploymentPipelineFactory(team=None))),
+        "source team owns pipelines: its own pipeline's change": lambda: (
+            incident_on("payments-service", source_team=payments),
+            change(5, pipeline=own_pipeline)),
+        "source team owns pipelines: another team's pipeline's change": lambda: (
+            incident_on("payments-service", source_team=payments),
+            change(5, component="search-api", pipeline=other_pipeline)),
+        "source team owns pipelines: a change from a team-less pipeline": lambda: (
+            incident_on("payments-service", source_team=payments),
+            change(5, component="search-api", pipeline=DeploymentPipelineFactory(team=None))),
+        "team without pipelines: fallback to account-wide": lambda: (
+            incident_on("payments-service", source_team=TeamFactory()),
+            change(5, component="search-api", pipeline=other_pipeline)),
+        "component owner team's pipeline": lambda: (
+            incident_on("checkout-api", source_team=payments),
+            change(5, component="checkout-api",
+                   pipeline=DeploymentPipelineFactory(team=checkout))),
+        "several teams: the second team's pipeline": lambda: (
+            incident_on("checkout-api", source_team=payments),
+            change(5, component="search-api", pipeline=DeploymentPipelineFactory(team=checkout))),
+        "manual change on a component the team owns": lambda: (
+            incident_on("checkout-api", source_team=payments),
+            change(5, component="checkout-api", pipeline=None, idempotency_key="")),
+        "manual change on another team's component": lambda: (
+            incident_on("payments-service", source_team=payments),
+            change(5, component="checkout-api", pipeline=None, idempotency_key="")),
+        "another team's pipeline changing a dependency": lambda: (
+            incident_on("payments-service", source_team=payments),
+            change(5, component="postgres-main", pipeline=other_pipeline)),
+    }[case]()  # fmt: skip
+
+    assert (the_change.pk in suspects(incident)) is is_candidate
+
+
+def test_correlating_twice_gives_the_same_rows_and_keeps_verdicts():
+    incident = incident_on("payments-service")
+    first = change(5)
+    change(20)
+    suspects(incident)
+    SuspectChange.objects.filter(change=first).update(verdict="confirmed")
+    before = list(SuspectChange.objects.order_by("rank").values("id", "change_id", "rank", "score"))
+
+    suspects(incident)
+
+    assert (
+        list(SuspectChange.objects.order_by("rank").values("id", "change_id", "rank", "score"))
+        == before
+    )
+    assert SuspectChange.objects.get(change=first).verdict == "confirmed"
+    incident.refresh_from_db()
+    assert incident.correlated_at is not None
+
+
+def test_a_late_arrival_is_correlated_when_it_arrives():
+    incident = incident_on("payments-service")
+    suspects(incident)
+    late = change(8)  # recorded now, timestamped inside the window
+
+    assert correlation.correlate_change(change_id=late.pk) == [incident.pk]
+    assert SuspectChange.objects.filter(incident=incident, change=late).exists()
+    late.refresh_from_db()
+    assert late.correlated_at is not None
+
+
+def test_the_sweep_catches_what_was_missed():
+    incident = incident_on("payments-service")
+    missed = change(3)
+    assert correlation.sweep() == (1, 1)
+    assert SuspectChange.objects.filter(incident=incident, change=missed).exists()
+    assert correlation.sweep() == (0, 0)
+
+
+@pytest.mark.parametrize("count", [5, 150])
+def test_correlating_one_incident_takes_constant_queries(count):
+    payments = ComponentFactory(name="payments-service", owner_team=TeamFactory())
+    payments.depends_on.add(ComponentFactory(name="postgres-main"))
+    incident = incident_on("payments-service", source_team=payments.owner_team)
+    pipeline = DeploymentPipelineFactory(team=payments.owner_team)
+    for minutes in range(count):
+        change(minutes % 60, pipeline=pipeline)
+    with CaptureQueriesContext(connection) as captured:
+        correlation.correlate_incident(incident_id=incident.pk)
+    assert len(captured) <= 12

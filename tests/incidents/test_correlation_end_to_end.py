@@ -1,0 +1,49 @@
+"""The product's promise, end to end with a real Celery worker: a deployment and an alarm go in
+through the HTTP API; the incident's top suspect is that deployment, with the reason."""
+
+import json
+from datetime import timedelta
+
+import time_machine
+
+from common.times import parse_timestamp
+from incidents.models import Incident, SuspectChange
+from tests.changes.ingest import post_json
+from tests.conftest import wait_for
+from tests.fixtures import load_fixture
+from tests.incidents.ingest import install_sns_certificate, send, source_for, url_for
+from tests.pipelines.factories import DeploymentPipelineFactory
+from tests.teams.factories import ComponentFactory, TeamFactory
+
+
+def test_deployment_then_alarm_makes_the_deployment_the_top_suspect(
+    real_worker, client, settings, tmp_path
+):
+    settings.SNS_CERT_DIR = str(tmp_path)
+    install_sns_certificate(tmp_path)
+    payments, search = TeamFactory(slug="payments"), TeamFactory(slug="search")
+    ComponentFactory(name="payments-service", owner_team=payments)
+    DeploymentPipelineFactory(team=payments, key="payments-ci-key-0123")
+    DeploymentPipelineFactory(team=search, key="search-ci-key-01234")
+    alarm = load_fixture("sns_cloudwatch", "02_alarm_metric")
+    source_for("sns_cloudwatch", alarm, team=payments)
+    alarm_at = parse_timestamp(json.loads(json.loads(alarm["body"])["Message"])["StateChangeTime"])
+    deployed_at = (alarm_at - timedelta(minutes=8)).isoformat()
+
+    with time_machine.travel(alarm_at - timedelta(minutes=8), tick=False):
+        ours = post_json(client, {"component": "payments-service", "environment": "production",
+                                  "description": "Deploy v4.7.0", "occurred_at": deployed_at},
+                         key="payments-ci-key-0123")  # fmt: skip
+        theirs = post_json(client, {"component": "search-api", "environment": "production",
+                                    "description": "Deploy", "occurred_at": deployed_at},
+                           key="search-ci-key-01234")  # fmt: skip
+    with time_machine.travel(parse_timestamp(alarm["received_at"]), tick=False):
+        raised = send(client, alarm, url_for(alarm))
+    assert (ours.status_code, theirs.status_code, raised.status_code) == (202, 202, 202)
+    incident = Incident.objects.get(pk=raised.json()["id"])
+
+    assert wait_for(lambda: Incident.objects.get(pk=incident.pk).correlated_at is not None)
+    top = SuspectChange.objects.get(incident=incident, rank=1)
+    assert top.change_id == ours.json()["id"]
+    assert ", ".join(top.reasons[:2]) == "component match, 8 minutes before"
+    assert not SuspectChange.objects.filter(change_id=theirs.json()["id"]).exists()
