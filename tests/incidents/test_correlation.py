@@ -11,6 +11,7 @@ from django.utils import timezone
 from incidents import correlation
 from incidents.models import IncidentComponent, SuspectChange
 from tests.changes.factories import ChangeEventFactory
+from tests.changes.ingest import post_json
 from tests.incidents.factories import IncidentFactory
 from tests.pipelines.factories import AlertSourceFactory, DeploymentPipelineFactory
 from tests.teams.factories import ComponentFactory, TeamFactory
@@ -222,3 +223,40 @@ def test_correlating_one_incident_takes_constant_queries(count):
     with CaptureQueriesContext(connection) as captured:
         correlation.correlate_incident(incident_id=incident.pk)
     assert len(captured) <= 12
+
+
+def test_a_change_posted_after_the_alarm_becomes_a_suspect(
+    client, django_capture_on_commit_callbacks
+):
+    incident = incident_on("payments-service")
+    DeploymentPipelineFactory(key="late-key-0123456789", team=None)
+    occurred_at = (NOW - timedelta(minutes=4)).isoformat()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        body = {
+            "component": "payments-service",
+            "description": "hotfix",
+            "occurred_at": occurred_at,
+        }
+        response = post_json(client, body, key="late-key-0123456789")
+
+    suspect = SuspectChange.objects.get(incident=incident)
+    assert suspect.change_id == response.json()["id"]
+    assert suspect.reasons[:2] == ["component match", "4 minutes before"]
+
+
+def test_the_incident_api_returns_the_ranked_suspects(client, user):
+    incident = incident_on("payments-service")
+    closer, further = change(3, version="v2.14.1"), change(30)
+    correlation.correlate_incident(incident_id=incident.pk)
+    client.force_login(user)
+
+    body = client.get(f"/api/v1/incidents/{incident.pk}").json()
+
+    assert body["correlated_at"] is not None
+    assert [s["rank"] for s in body["suspects"]] == [1, 2]
+    top = body["suspects"][0]
+    assert top["change"]["id"] == closer.pk and top["change"]["version"] == "v2.14.1"
+    assert top["reasons"][:2] == ["component match", "3 minutes before"]
+    assert {"component", "environment", "summary", "occurred_at"} <= set(top["change"])
+    assert body["suspects"][1]["change"]["id"] == further.pk

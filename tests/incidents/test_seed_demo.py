@@ -3,7 +3,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from changes.models import ChangeEvent
-from incidents.models import Incident, TimelineEntry
+from incidents.models import Incident, SuspectChange, TimelineEntry
 from pipelines.models import AlertSource, DeploymentPipeline
 from teams.models import Component, Team
 
@@ -25,13 +25,17 @@ def test_seed_demo_is_idempotent_and_prints_a_working_login(client, capsys):
 
     assert counts() == first
     assert first["Team"] == 3 and 6 <= first["Component"] <= 10
-    assert first["ChangeEvent"] == 500 and first["Incident"] >= 3
+    assert first["ChangeEvent"] == 501 and first["Incident"] >= 3
     assert DeploymentPipeline.objects.values("kind").distinct().count() >= 3
     assert AlertSource.objects.values("kind").distinct().count() >= 3
     assert ChangeEvent.objects.values("environment").distinct().count() >= 2
     assert ChangeEvent.objects.filter(outcome="failed").exists()
     assert Incident.objects.filter(status="resolved").exists()
     assert Incident.objects.exclude(status="resolved").exists()
+
+    top = SuspectChange.objects.get(incident__alias="cloudwatch-HighErrorRate", rank=1)
+    assert top.change.idempotency_key == "demo-culprit"
+    assert top.reasons[:2] == ["component match", "8 minutes before"]
 
     username, password = output.split("Log in as ")[1].split()[0::2]
     assert client.login(username=username, password=password)

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from changes.models import ChangeEvent
+from incidents.correlation import correlate_incident
 from incidents.models import Incident, IncidentComponent, TimelineEntry
 from pipelines.config_as_code import apply_config
 from pipelines.models import AlertSource, DeploymentPipeline, Severity
@@ -65,6 +66,8 @@ CATALOG = {
 PEOPLE = ["dana-ops", "mkowalski", "priya.n", "tberg", "lena.fischer", "j.meyer"]
 ENVIRONMENTS = ["production"] * 6 + ["staging"] * 3 + ["dev"]
 CHANGE_COUNT = 500
+# The open HighErrorRate incident starts 25 minutes ago; its culprit deployed 8 minutes before.
+CULPRIT_MINUTES_AGO = 33
 
 
 class Command(BaseCommand):
@@ -76,6 +79,9 @@ class Command(BaseCommand):
             user = self._demo_user()
             changes = self._changes()
             incidents = self._incidents(user)
+        # Correlated here rather than by the worker, so the first page view already has them.
+        for incident_id in Incident.objects.filter(correlated_at=None).values_list("id", flat=True):
+            correlate_incident(incident_id=incident_id)
         self.stdout.write(
             f"Demo data ready: {changes} new change events, {incidents} new incidents.\n"
             f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD}"
@@ -133,9 +139,33 @@ class Command(BaseCommand):
                     correlated_at=now,
                 )
             )
+        events.append(self._culprit(now))
         before = ChangeEvent.objects.count()
         ChangeEvent.objects.bulk_create(events, ignore_conflicts=True)
         return ChangeEvent.objects.count() - before
+
+    def _culprit(self, now: datetime) -> ChangeEvent:
+        """The deployment the demo's open HighErrorRate incident should point at."""
+        component = Component.objects.get(name="payments-service")
+        occurred_at = now - timedelta(minutes=CULPRIT_MINUTES_AGO)
+        return ChangeEvent(
+            pipeline=DeploymentPipeline.objects.get(name="payments-github"),
+            idempotency_key="demo-culprit",
+            occurred_at=occurred_at,
+            received_at=occurred_at + timedelta(seconds=4),
+            component=component.name,
+            resolved_component=component,
+            environment="production",
+            summary="Deploy payments-service v4.7.0 to production",
+            description="Retry card authorisations on gateway timeouts (#812)",
+            triggered_by="dana-ops",
+            version="v4.7.0",
+            commit="9e41c07b3d2a8f61e5c4b0a9d8e7f6a5b4c3d2e1",
+            links=[
+                {"href": "https://github.com/acme-shop/payments-service/pull/812", "text": "PR"}
+            ],
+            correlated_at=now,
+        )
 
     def _incidents(self, user: AbstractBaseUser) -> int:
         now = timezone.now()
