@@ -1,31 +1,115 @@
-"""Pages for change events."""
+"""Pages for change events: the live deployment-events view, a change, the manual form."""
 
+import json
+from dataclasses import replace
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
-from changes import selectors
+from changes import charts, selectors, services
+from changes.filters import ChangeFilter
+from changes.forms import ManualChangeForm
+from changes.models import ChangeEvent
 from common.htmx import HtmxHttpRequest, is_partial
 from common.pagination import keyset_page
+from teams.models import Component
+
+POLL_LIMIT = 50
+SUGGESTIONS = 10
 
 
 @login_required
 @require_GET
-@vary_on_headers("HX-Request")  # never serve a cached fragment as the page
+@vary_on_headers("HX-Request", "HX-Target")  # never serve a cached fragment as the page
 def change_list(request: HtmxHttpRequest) -> HttpResponse:
-    page = keyset_page(
-        selectors.change_feed(), time_field="occurred_at", before=request.GET.get("before", "")
-    )
+    """The home page: every change, newest first, filtered by the query string."""
+    filters = ChangeFilter(request.GET or None, queryset=selectors.change_feed())
+    changes = filters.qs if filters.is_bound and filters.is_valid() else selectors.change_feed()
+    page = keyset_page(changes, time_field="occurred_at", before=request.GET.get("before", ""))
+    span = request.GET.get("span") if request.GET.get("span") in charts.SPANS else "24h"
+    context = {
+        "filters": filters,
+        "page": page,
+        "cursor": selectors.latest_change_id(),
+        "chart": charts.changes_per_hour(changes, span=span),
+        "query": _query_without(request, "before"),
+        "has_changes": page.items or ChangeEvent.objects.exists(),
+    }
     template = "changes/change_list.html"
     if is_partial(request):
-        template += "#rows"
-    return render(request, template, {"page": page})
+        # "Load older" wants more rows; a filter change wants the whole results block.
+        template += "#rows" if request.GET.get("before") else "#results"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def change_poll(request: HtmxHttpRequest) -> HttpResponse:
+    """Changes recorded since the cursor, for the live view; 204 when there are none."""
+    try:
+        after = int(request.GET.get("after", "0"))
+    except ValueError:
+        after = 0
+    filters = ChangeFilter(request.GET or None, queryset=selectors.change_feed())
+    changes = filters.qs if filters.is_bound and filters.is_valid() else selectors.change_feed()
+    new = list(changes.filter(id__gt=after).order_by("-id")[:POLL_LIMIT])
+    if not new:
+        return HttpResponse(status=204)  # htmx swaps nothing; an idle poll costs one query
+    context = {"new_changes": new, "cursor": max(change.pk for change in new),
+               "query": _query_without(request, "after")}  # fmt: skip
+    return render(request, "changes/change_list.html#new-rows", context)
 
 
 @login_required
 @require_GET
 def change_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    change = get_object_or_404(selectors.change_feed(), pk=pk)
-    return render(request, "changes/change_detail.html", {"change": change})
+    try:
+        change = selectors.change_with_suspicions(pk)
+    except ChangeEvent.DoesNotExist:
+        raise Http404("No such change.") from None
+    metadata = json.dumps(change.metadata, indent=2, sort_keys=True, ensure_ascii=False)
+    return render(request, "changes/change_detail.html", {"change": change, "metadata": metadata})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_create(request: HtmxHttpRequest) -> HttpResponse:
+    """Record a hotfix or console change by hand; it is correlated like any other."""
+    form = ManualChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        change = replace(form.to_change(), triggered_by=request.user.get_username())
+        event, _ = services.record_change(pipeline=None, change=change, author=request.user)
+        messages.success(request, f"Recorded: {event.summary}")
+        target = reverse("changes:list")
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    template = "changes/change_form.html"
+    if is_partial(request):
+        template += "#form"  # inline validation: only the form is swapped
+    return render(request, template, {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def component_suggestions(request: HtmxHttpRequest) -> HttpResponse:
+    """Catalog names (and aliases) starting with what was typed, as <option>s."""
+    typed = request.GET.get("component", "").strip().lower()
+    names = Component.objects.order_by("name").values_list("name", flat=True)
+    if typed:
+        names = names.filter(name__icontains=typed)
+    return render(
+        request,
+        "changes/change_form.html#suggestions",
+        {"suggestions": list(names[:SUGGESTIONS])},
+    )
+
+
+def _query_without(request: HtmxHttpRequest, name: str) -> str:
+    query = request.GET.copy()
+    query.pop(name, None)
+    return query.urlencode()

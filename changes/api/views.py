@@ -14,8 +14,8 @@ from rest_framework.response import Response
 
 from changes import noise, selectors, services
 from changes.adapters import codepipeline, generic, github, gitlab, ilert, pagerduty
-from changes.api.filters import ChangeFilter
 from changes.api.serializers import ChangeEventSerializer, IngestAnswerSerializer
+from changes.filters import ChangeFilter
 from common.pagination import MAX_API_PAGE_SIZE, keyset_api_page
 from common.payloads import Ignored, PayloadInvalid
 from pipelines.ingest import IngestApi, IngestResult, ingest_schema

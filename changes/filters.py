@@ -1,0 +1,81 @@
+"""Filters of the deployment-events page and the change read API (one FilterSet for both)."""
+
+from datetime import timedelta
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from changes.models import ChangeEvent
+from pipelines.models import DeploymentPipeline
+from teams.components import normalise_component_name
+from teams.models import ComponentAlias, Team
+
+RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7),
+          "30d": timedelta(days=30)}  # fmt: skip
+
+
+class ChangeFilter(django_filters.FilterSet):
+    """Every filter lives in the query string, so a filtered view is a link to share."""
+
+    q = django_filters.CharFilter(method="filter_text", label="Search")
+    team = django_filters.ModelChoiceFilter(
+        queryset=Team.objects.all(),
+        to_field_name="slug",
+        method="filter_team",
+        empty_label="All teams",
+        help_text="team slug",
+    )
+    component = django_filters.CharFilter(method="filter_component")
+    environment = django_filters.CharFilter(lookup_expr="iexact")
+    pipeline = django_filters.ModelChoiceFilter(
+        queryset=DeploymentPipeline.objects.all(), empty_label="All pipelines"
+    )
+    kind = django_filters.ChoiceFilter(choices=ChangeEvent.Kind.choices, empty_label="All kinds")
+    outcome = django_filters.ChoiceFilter(
+        choices=ChangeEvent.Outcome.choices, empty_label="All outcomes"
+    )
+    range = django_filters.ChoiceFilter(
+        choices=[(key, f"Last {key}") for key in RANGES],
+        method="filter_range",
+        empty_label="Any time",
+        label="Time",
+    )
+    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = ChangeEvent
+        fields = ("q", "team", "component", "environment", "pipeline", "kind", "outcome")
+
+    def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """Summary, description, version or commit contains the words."""
+        for word in value.split()[:5]:
+            queryset = queryset.filter(
+                Q(summary__icontains=word)
+                | Q(description__icontains=word)
+                | Q(version__icontains=word)
+                | Q(commit__istartswith=word)
+                | Q(component__icontains=word)
+            )
+        return queryset
+
+    def filter_component(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """By the name as sent or the catalog component it resolved to (aliases included)."""
+        value = normalise_component_name(value)
+        # A subquery rather than a join through aliases: no duplicate rows, no DISTINCT.
+        aliased = ComponentAlias.objects.filter(name=value).values("component_id")
+        return queryset.filter(
+            Q(component=value)
+            | Q(resolved_component__name=value)
+            | Q(resolved_component__in=aliased)
+        )
+
+    def filter_team(self, queryset: QuerySet, name: str, value: Team) -> QuerySet:
+        """A team's changes: from its pipelines, or manual ones on components it owns."""
+        return queryset.filter(
+            Q(pipeline__team=value) | Q(pipeline__isnull=True, resolved_component__owner_team=value)
+        )
+
+    def filter_range(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(occurred_at__gte=timezone.now() - RANGES[value])
