@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
-from celery import current_app
 from django.db import transaction
 from rest_framework import serializers
 
@@ -20,6 +19,7 @@ from pipelines.models import AlertSource, DeploymentPipeline, Integration, Sever
 from pipelines.services import create_integration
 from teams.config_as_code import apply_catalog, validate_catalog
 from teams.models import Team
+from teams.services import resolve_changes_later
 
 SECTIONS = ("teams", "components", "pipelines", "alert_sources")
 
@@ -113,7 +113,7 @@ def apply_config(document: Mapping[str, Any]) -> dict[str, dict[str, dict[str, A
 
     renamed = apply_catalog(catalog)
     if renamed:
-        _resolve_changes_later(sorted(renamed))
+        resolve_changes_later(sorted(renamed))
     teams = {team.slug: team for team in Team.objects.all()}
     return {
         "pipelines": _apply_integrations(
@@ -137,7 +137,7 @@ def _apply_integrations(
         created = integration is None
         if integration is None:
             integration, key = create_integration(
-                model=model, name=entry["name"], secret=secret, key=key, **fields
+                model=model, name=entry["name"], secret=secret, key=key, by="apply_config", **fields
             )
             secret = integration.secret
         else:
@@ -157,11 +157,3 @@ def _apply_integrations(
         shown["url"] = ingest_url(integration, key)
         result[integration.name] = shown
     return result
-
-
-def _resolve_changes_later(names: list[str]) -> None:
-    # By task name: pipelines may not import changes. After commit, so the worker sees the aliases.
-    transaction.on_commit(
-        lambda: current_app.signature("changes.resolve_change_components", args=(names,)).delay(),
-        robust=True,
-    )

@@ -13,7 +13,9 @@ from pipelines import tasks
 from pipelines.exceptions import SubscriptionNotConfirmed
 from pipelines.models import AlertSource, DeploymentPipeline, Integration, SnsSubscription
 from pipelines.sns import is_sns_url
-from teams.models import Team
+from teams import audit
+from teams.models import AuditEntry, Team
+from teams.services import Actor
 
 IntegrationT = TypeVar("IntegrationT", DeploymentPipeline, AlertSource)
 
@@ -33,6 +35,7 @@ def create_integration(
     team: Team | None = None,
     secret: str | None = None,
     key: str | None = None,
+    by: Actor = "system",
     **settings: Any,
 ) -> tuple[IntegrationT, str]:
     """Create a pipeline or alert source; return it with its key, which is never stored in clear.
@@ -49,17 +52,74 @@ def create_integration(
         key_prefix=visible_prefix(key),
         **settings,
     )
+    audit.record(by=by, action=AuditEntry.Action.CREATED, target=integration,
+                 target_type=_type_name(integration), team=team,
+                 details={"kind": kind, **settings})  # fmt: skip
     return integration, key
 
 
 @transaction.atomic
-def rotate_key(*, integration: Integration, key: str | None = None) -> str:
+def update_integration(*, by: Actor, integration: Integration, **fields: Any) -> Integration:
+    """Change an integration's settings (name, team, filters, correlation settings)."""
+    forbidden = set(fields) & {"key_hash", "key_prefix", "secret", "enabled"}
+    if forbidden:
+        raise TypeError(f"use rotate_key, rotate_secret or set_enabled for {sorted(forbidden)}")
+    before = audit.snapshot(integration, fields)
+    for name, value in fields.items():
+        setattr(integration, name, value)
+    integration.save()
+    details = audit.changes(before, fields)
+    if details:
+        audit.record(by=by, action=AuditEntry.Action.CHANGED, target=integration,
+                     target_type=_type_name(integration), team=integration.team,
+                     details=details)  # fmt: skip
+    return integration
+
+
+@transaction.atomic
+def rotate_key(*, integration: Integration, key: str | None = None, by: Actor = "system") -> str:
     """Give the integration a new key; the old one stops working at once."""
     key = key or generate_token(KEY_PREFIXES[type(integration)])
     integration.key_hash = hash_token(key)
     integration.key_prefix = visible_prefix(key)
     integration.save(update_fields=("key_hash", "key_prefix", "updated_at"))
+    audit.record(by=by, action=AuditEntry.Action.ROTATED, target=integration,
+                 target_type=_type_name(integration), team=integration.team)  # fmt: skip
     return key
+
+
+@transaction.atomic
+def rotate_secret(*, integration: Integration, by: Actor) -> str:
+    """A new signing secret, shown once; producers must be given it before they sign again."""
+    integration.secret = new_secret()
+    integration.save(update_fields=("secret", "updated_at"))
+    audit.record(by=by, action=AuditEntry.Action.ROTATED, target=integration,
+                 target_type=_type_name(integration), team=integration.team,
+                 details={"what": "signing secret"})  # fmt: skip
+    return integration.secret
+
+
+@transaction.atomic
+def set_enabled(*, integration: Integration, enabled: bool, by: Actor) -> Integration:
+    if integration.enabled != enabled:
+        integration.enabled = enabled
+        integration.save(update_fields=("enabled", "updated_at"))
+        action = AuditEntry.Action.ENABLED if enabled else AuditEntry.Action.DISABLED
+        audit.record(by=by, action=action, target=integration,
+                     target_type=_type_name(integration), team=integration.team)  # fmt: skip
+    return integration
+
+
+@transaction.atomic
+def delete_integration(*, integration: Integration, by: Actor) -> None:
+    """Delete it; the changes and incidents it brought in stay, without it."""
+    audit.record(by=by, action=AuditEntry.Action.DELETED, target=integration,
+                 target_type=_type_name(integration), team=integration.team)  # fmt: skip
+    integration.delete()
+
+
+def _type_name(integration: Integration) -> str:
+    return "pipeline" if isinstance(integration, DeploymentPipeline) else "alert source"
 
 
 def record_sns_subscription(

@@ -3,12 +3,12 @@
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils.text import slugify
 from rest_framework import serializers
 
 from common.config_files import validate_section
 from teams.components import normalise_component_name
 from teams.models import Component, ComponentAlias, Team
+from teams.services import unique_component_slug
 
 
 class TeamEntry(serializers.Serializer):
@@ -84,7 +84,7 @@ def apply_catalog(catalog: dict[str, list[dict]]) -> set[str]:
     renamed: set[str] = set()
     for entry in catalog["components"]:
         component, created = Component.objects.get_or_create(
-            name=entry["name"], defaults={"slug": _unique_slug(entry["name"])}
+            name=entry["name"], defaults={"slug": unique_component_slug(entry["name"])}
         )
         if created:
             renamed.add(component.name)
@@ -113,11 +113,3 @@ def apply_catalog(catalog: dict[str, list[dict]]) -> set[str]:
             dependencies = Component.objects.filter(name__in=entry["depends_on"])
             components[entry["name"]].depends_on.set(dependencies)
     return renamed
-
-
-def _unique_slug(name: str) -> str:
-    base = slugify(name)[:190] or "component"
-    slug, suffix = base, 2
-    while Component.objects.filter(slug=slug).exists():
-        slug, suffix = f"{base}-{suffix}", suffix + 1
-    return slug

@@ -93,3 +93,46 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token_prefix}… ({self.user})"
+
+
+class AuditEntry(models.Model):
+    """Who created, changed, rotated, disabled or deleted which setting, and when.
+
+    Written by the settings services in the same transaction as the change. Names are copied,
+    so the log still reads after the user or the object is gone. Secrets never appear here.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created", "created"
+        CHANGED = "changed", "changed"
+        ROTATED = "rotated", "rotated the key of"
+        DISABLED = "disabled", "disabled"
+        ENABLED = "enabled", "enabled"
+        DELETED = "deleted", "deleted"
+
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    target_type = models.CharField(max_length=30)  # team, member, component, pipeline, ...
+    target_id = models.BigIntegerField(null=True, blank=True)
+    target_name = models.CharField(max_length=200)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
+    details = models.JSONField(default=dict, blank=True)  # {"field": [before, after]}
+
+    class Meta:
+        ordering = ("-at", "-id")
+        verbose_name_plural = "audit entries"
+        indexes = (
+            models.Index(fields=("-at", "-id"), name="audit_time_idx"),
+            models.Index(fields=("team", "-at"), name="audit_team_time_idx"),
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.actor_name} {self.get_action_display()} {self.target_type} {self.target_name}"
+        )

@@ -1,10 +1,25 @@
-"""Writes for teams, memberships and API tokens."""
+"""Writes for teams, memberships, the component catalog and API tokens.
 
+Every settings change writes its audit entry in the same transaction.
+"""
+
+from celery import current_app
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils.text import slugify
 
+from common.exceptions import DomainError
 from common.tokens import generate_token, hash_token, visible_prefix
-from teams.models import ApiToken
+from teams import audit
+from teams.components import normalise_component_name
+from teams.models import ApiToken, AuditEntry, Component, ComponentAlias, Membership, Team
+
+Actor = AbstractBaseUser | str | None
+
+
+class SettingInvalid(DomainError):
+    code = "invalid"
 
 
 @transaction.atomic
@@ -15,3 +30,176 @@ def create_api_token(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiToke
         user=user, name=name, token_hash=hash_token(token), token_prefix=visible_prefix(token)
     )
     return api_token, token
+
+
+@transaction.atomic
+def create_team(*, by: Actor, slug: str, name: str) -> Team:
+    if Team.objects.filter(slug=slug).exists():
+        raise SettingInvalid(f"A team {slug!r} exists.", fields={"slug": ["Already taken."]})
+    team = Team.objects.create(slug=slug, name=name)
+    audit.record(by=by, action=AuditEntry.Action.CREATED, target=team, target_type="team",
+                 team=team, details={"slug": slug})  # fmt: skip
+    return team
+
+
+@transaction.atomic
+def update_team(*, by: Actor, team: Team, name: str) -> Team:
+    before = audit.snapshot(team, ("name",))
+    team.name = name
+    team.save(update_fields=("name",))
+    _audit_change(by, team, "team", team, before)
+    return team
+
+
+@transaction.atomic
+def delete_team(*, by: Actor, team: Team) -> None:
+    """Its pipelines, sources and components stay, without a team (account-wide)."""
+    audit.record(
+        by=by, action=AuditEntry.Action.DELETED, target=team, target_type="team", team=None
+    )
+    team.delete()
+
+
+@transaction.atomic
+def add_member(*, by: Actor, team: Team, username_or_email: str, role: str) -> Membership:
+    """Add a user (by username or email) to the team, or change their role if already in it."""
+    users = get_user_model().objects.filter(is_active=True)
+    user = (
+        users.filter(username=username_or_email).first()
+        or users.filter(email__iexact=username_or_email).first()
+    )
+    if user is None:
+        raise SettingInvalid(
+            f"No user {username_or_email!r}.", fields={"user": ["No such username or email."]}
+        )
+    membership, created = Membership.objects.get_or_create(
+        user=user, team=team, defaults={"role": role}
+    )
+    if created:
+        audit.record(by=by, action=AuditEntry.Action.CREATED, target=membership,
+                     target_type="member", team=team, details={"user": user.get_username(),
+                                                               "role": role})  # fmt: skip
+    elif membership.role != role:
+        before = audit.snapshot(membership, ("role",))
+        membership.role = role
+        membership.save(update_fields=("role",))
+        _audit_change(by, membership, "member", team, before)
+    return membership
+
+
+@transaction.atomic
+def remove_member(*, by: Actor, membership: Membership) -> None:
+    audit.record(
+        by=by,
+        action=AuditEntry.Action.DELETED,
+        target=membership,
+        target_type="member",
+        team=membership.team,
+        details={"user": membership.user.get_username()},
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def save_component(
+    *,
+    by: Actor,
+    component: Component | None,
+    name: str,
+    owner_team: Team | None,
+    aliases: list[str],
+    depends_on: list[Component],
+) -> Component:
+    """Create or update a catalog component with its aliases and dependencies.
+
+    Changing aliases re-resolves the changes already recorded under those names (after commit,
+    by a Celery task). Raises SettingInvalid when an alias is another component's.
+    """
+    name = normalise_component_name(name)
+    wanted = sorted({normalise_component_name(alias) for alias in aliases} - {"", name})
+    others = Component.objects.exclude(pk=component.pk if component else None)
+    if others.filter(name=name).exists():
+        raise SettingInvalid(f"{name!r} exists.", fields={"name": ["Already in the catalog."]})
+    taken = ComponentAlias.objects.filter(name__in=wanted).exclude(component=component)
+    clash = others.filter(name__in=wanted).values_list("name", flat=True).first() or (
+        taken.values_list("name", flat=True).first()
+    )
+    if clash:
+        raise SettingInvalid(
+            f"{clash!r} already names another component.",
+            fields={"aliases": [f"{clash!r} already names another component."]},
+        )
+    created = component is None
+    before = {} if created else {
+        **audit.snapshot(component, ("name", "owner_team")),
+        "aliases": sorted(component.aliases.values_list("name", flat=True)),
+        "depends_on": sorted(component.depends_on.values_list("name", flat=True)),
+    }  # fmt: skip
+    if created:
+        component = Component.objects.create(
+            name=name, slug=unique_component_slug(name), owner_team=owner_team
+        )
+    else:
+        component.name, component.owner_team = name, owner_team
+        component.save(update_fields=("name", "owner_team"))
+    renamed = set(before.get("aliases", [])) ^ set(wanted) | ({name} if created else set())
+    if before.get("name") and before["name"] != name:
+        renamed |= {before["name"], name}
+    component.aliases.exclude(name__in=wanted).delete()
+    existing = set(component.aliases.values_list("name", flat=True))
+    ComponentAlias.objects.bulk_create(
+        ComponentAlias(component=component, name=alias) for alias in wanted if alias not in existing
+    )
+    component.depends_on.set([other for other in depends_on if other.pk != component.pk])
+    after = {
+        "name": name,
+        "owner_team": owner_team,
+        "aliases": wanted,
+        "depends_on": sorted(other.name for other in depends_on if other.pk != component.pk),
+    }
+    if created:
+        audit.record(by=by, action=AuditEntry.Action.CREATED, target=component,
+                     target_type="component", team=owner_team,
+                     details=audit.changes({}, after))  # fmt: skip
+    else:
+        _audit_change(by, component, "component", owner_team, before, after)
+    if renamed:
+        resolve_changes_later(sorted(renamed))
+    return component
+
+
+@transaction.atomic
+def delete_component(*, by: Actor, component: Component) -> None:
+    names = [component.name, *component.aliases.values_list("name", flat=True)]
+    audit.record(by=by, action=AuditEntry.Action.DELETED, target=component,
+                 target_type="component", team=component.owner_team)  # fmt: skip
+    component.delete()
+    resolve_changes_later(names)
+
+
+def resolve_changes_later(names: list[str]) -> None:
+    """After commit, point recorded changes at what these names mean now.
+
+    By task name: teams may not import changes.
+    """
+    transaction.on_commit(
+        lambda: current_app.signature("changes.resolve_change_components", args=(names,)).delay(),
+        robust=True,
+    )
+
+
+def _audit_change(by: Actor, target: object, target_type: str, team: Team | None,
+                  before: dict, after: dict | None = None) -> None:  # fmt: skip
+    after = after if after is not None else audit.snapshot(target, before.keys())
+    details = audit.changes(before, after)
+    if details:
+        audit.record(by=by, action=AuditEntry.Action.CHANGED, target=target,
+                     target_type=target_type, team=team, details=details)  # fmt: skip
+
+
+def unique_component_slug(name: str) -> str:
+    base = slugify(name)[:190] or "component"
+    slug, suffix = base, 2
+    while Component.objects.filter(slug=slug).exists():
+        slug, suffix = f"{base}-{suffix}", suffix + 1
+    return slug

@@ -43,7 +43,12 @@ class Command(BaseCommand):
                 self._fail(f"unknown team {options['team']!r}")
 
         integration, key = create_integration(
-            model=model, name=name, kind=options["kind"], team=team, secret=options["secret"]
+            model=model,
+            name=name,
+            kind=options["kind"],
+            team=team,
+            secret=options["secret"],
+            by="manage.py create_integration",
         )
         output = {
             "id": integration.pk,
