@@ -1,4 +1,11 @@
-"""Settings pages: what a team has set up."""
+"""Settings pages: the overview, and pipelines and alert sources with keys shown once, setup
+snippets, deliveries, rotation, enable/disable and delete.
+
+Members may look at everything but secrets; a team admin changes their team's integrations;
+staff change everything (teams.permissions).
+"""
+
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -6,14 +13,25 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common.htmx import HtmxHttpRequest
 from pipelines import services
+from pipelines.endpoints import ingest_url
 from pipelines.exceptions import SubscriptionNotConfirmed
-from pipelines.models import AlertSource, DeploymentPipeline, SnsSubscription
+from pipelines.forms import AlertSourceForm, PipelineForm
+from pipelines.models import AlertSource, DeploymentPipeline, Integration, SnsSubscription
 from teams.models import Component, Team
 from teams.permissions import can_administer
+
+# URL word -> (model, form, label)
+INTEGRATIONS: dict[str, tuple[type[Integration], type[PipelineForm], str]] = {
+    "pipelines": (DeploymentPipeline, PipelineForm, "deployment pipeline"),
+    "alert-sources": (AlertSource, AlertSourceForm, "alert source"),
+}
+SHOWN_ONCE = "shown-once"
+DELIVERIES_SHOWN = 100
 
 
 @login_required
@@ -34,14 +52,114 @@ def settings_overview(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def integration_create(request: HtmxHttpRequest, kind_word: str) -> HttpResponse:
+    model, form_class, label = INTEGRATIONS[kind_word]
+    form = form_class(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        _administered(request, form.cleaned_data["team"])
+        integration, key = services.create_integration(
+            model=model, by=request.user, **form.cleaned_data
+        )
+        _show_once(request, integration, key=key, secret=integration.secret)
+        messages.success(request, f"Created the {label} {integration.name}.")
+        return redirect(_detail_url(kind_word, integration))
+    context = {"form": form, "label": label, "kind_word": kind_word}
+    return render(
+        request, "pipelines/integration_form.html", context, status=400 if form.errors else 200
+    )
+
+
+@login_required
+@require_GET
+def integration_detail(request: HtmxHttpRequest, kind_word: str, pk: int) -> HttpResponse:
+    model, _, label = INTEGRATIONS[kind_word]
+    integration = get_object_or_404(model.objects.select_related("team"), pk=pk)
+    shown = request.session.pop(SHOWN_ONCE, {})
+    if shown.get("id") != f"{kind_word}:{pk}":
+        shown = {}
+    context = {
+        "integration": integration,
+        "label": label,
+        "kind_word": kind_word,
+        "can_change": can_administer(request.user, integration.team),
+        "key": shown.get("key", ""),
+        "secret": shown.get("secret", ""),
+        "url": ingest_url(integration, shown.get("key")),
+        "deliveries": integration.deliveries.order_by("-received_at", "-id")[:DELIVERIES_SHOWN],
+        "subscriptions": (
+            integration.sns_subscriptions.order_by("-received_at")
+            if isinstance(integration, AlertSource) else []
+        ),
+        "snippet": f"pipelines/snippets/{kind_word}-{integration.kind}.html",
+    }  # fmt: skip
+    return render(request, "pipelines/integration_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def integration_edit(request: HtmxHttpRequest, kind_word: str, pk: int) -> HttpResponse:
+    model, form_class, label = INTEGRATIONS[kind_word]
+    integration = get_object_or_404(model.objects.select_related("team"), pk=pk)
+    _administered(request, integration.team)
+    form = form_class(request.POST or None, instance=model.objects.get(pk=pk), user=request.user)
+    if request.method == "POST" and form.is_valid():
+        _administered(request, form.cleaned_data["team"])
+        services.update_integration(by=request.user, integration=integration, **form.cleaned_data)
+        messages.success(request, "Saved.")
+        return redirect(_detail_url(kind_word, integration))
+    context = {"form": form, "label": label, "kind_word": kind_word, "integration": integration}
+    return render(
+        request, "pipelines/integration_form.html", context, status=400 if form.errors else 200
+    )
+
+
+@login_required
+@require_POST
+def integration_rotate_key(request: HtmxHttpRequest, kind_word: str, pk: int) -> HttpResponse:
+    integration = _changeable(request, kind_word, pk)
+    key = services.rotate_key(integration=integration, by=request.user)
+    _show_once(request, integration, key=key)
+    messages.warning(request, "New key below. The old key stopped working just now.")
+    return redirect(_detail_url(kind_word, integration))
+
+
+@login_required
+@require_POST
+def integration_rotate_secret(request: HtmxHttpRequest, kind_word: str, pk: int) -> HttpResponse:
+    integration = _changeable(request, kind_word, pk)
+    secret = services.rotate_secret(integration=integration, by=request.user)
+    _show_once(request, integration, secret=secret)
+    messages.warning(request, "New signing secret below: give it to the producer now.")
+    return redirect(_detail_url(kind_word, integration))
+
+
+@login_required
+@require_POST
+def integration_toggle(request: HtmxHttpRequest, kind_word: str, pk: int) -> HttpResponse:
+    integration = _changeable(request, kind_word, pk)
+    services.set_enabled(integration=integration, enabled=not integration.enabled, by=request.user)
+    messages.success(request, "Enabled." if integration.enabled else "Disabled: requests get 403.")
+    return redirect(_detail_url(kind_word, integration))
+
+
+@login_required
+@require_POST
+def integration_delete(request: HtmxHttpRequest, kind_word: str, pk: int) -> HttpResponse:
+    integration = _changeable(request, kind_word, pk)
+    services.delete_integration(integration=integration, by=request.user)
+    messages.success(request, f"Deleted {integration.name}. What it brought in stays.")
+    return redirect("settings:overview")
+
+
+@login_required
 @require_POST
 def sns_subscription_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Confirm an SNS subscription: visits its SubscribeURL (an SNS endpoint only)."""
     subscription = get_object_or_404(
         SnsSubscription.objects.select_related("alert_source__team"), pk=pk
     )
-    if not can_administer(request.user, subscription.alert_source.team):
-        raise PermissionDenied
+    _administered(request, subscription.alert_source.team)
     try:
         services.confirm_sns_subscription(subscription=subscription, by=request.user.get_username())
     except SubscriptionNotConfirmed as error:
@@ -49,3 +167,25 @@ def sns_subscription_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Subscribed to {subscription.topic_arn}.")
     return redirect("settings:overview")
+
+
+def _changeable(request: HtmxHttpRequest, kind_word: str, pk: int) -> Integration:
+    model = INTEGRATIONS[kind_word][0]
+    integration = get_object_or_404(model.objects.select_related("team"), pk=pk)
+    _administered(request, integration.team)
+    return integration
+
+
+def _administered(request: HtmxHttpRequest, team: Team | None) -> None:
+    if not can_administer(request.user, team):
+        raise PermissionDenied("Only an admin of this team (or staff) may change it.")
+
+
+def _show_once(request: HtmxHttpRequest, integration: Integration, **secrets: Any) -> None:
+    # Kept in the session for exactly one page view, so a reload does not show it again.
+    kind_word = "pipelines" if isinstance(integration, DeploymentPipeline) else "alert-sources"
+    request.session[SHOWN_ONCE] = {"id": f"{kind_word}:{integration.pk}", **secrets}
+
+
+def _detail_url(kind_word: str, integration: Integration) -> str:
+    return reverse("settings:integration", kwargs={"kind_word": kind_word, "pk": integration.pk})

@@ -1,6 +1,7 @@
 """Who may change what: staff change everything, a team admin changes their team's things."""
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
 
 from teams.models import Membership, Team
 
@@ -14,3 +15,12 @@ def can_administer(user: AbstractBaseUser, team: Team | None) -> bool:
     if team is None:
         return False
     return Membership.objects.filter(user=user, team=team, role=Membership.Role.ADMIN).exists()
+
+
+def administered_teams(user: AbstractBaseUser) -> QuerySet[Team]:
+    """The teams a user may put things in: all for staff, else the ones they administer."""
+    if user.is_staff:
+        return Team.objects.all()
+    return Team.objects.filter(
+        memberships__user=user, memberships__role=Membership.Role.ADMIN
+    ).distinct()

@@ -1,0 +1,183 @@
+"""Settings pages for teams, members, the component catalog and the audit log.
+
+Members of any team may look; a team admin changes their own team's things; staff change
+everything (teams.permissions). Views are thin: a form for the shape, a service for the rules.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from common.exceptions import DomainError
+from common.htmx import HtmxHttpRequest
+from common.pagination import keyset_page
+from teams import services
+from teams.forms import ComponentForm, MemberForm, RoleForm, TeamForm, TeamNameForm
+from teams.models import AuditEntry, Component, Membership, Team
+from teams.permissions import administered_teams, can_administer
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_create(request: HtmxHttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff create teams.")
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            team = services.create_team(by=request.user, **form.cleaned_data)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            return redirect("settings:team", slug=team.slug)
+    return render(
+        request, "teams/team_form.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+@login_required
+@require_GET
+def team_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team = get_object_or_404(Team, slug=slug)
+    context = {
+        "team": team,
+        "members": team.memberships.select_related("user").order_by("user__username"),
+        "can_change": can_administer(request.user, team),
+        "name_form": TeamNameForm(instance=team),
+        "member_form": MemberForm(),
+        "roles": Membership.Role.choices,
+    }
+    return render(request, "teams/team_detail.html", context)
+
+
+@login_required
+@require_POST
+def team_update(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team = _administered(request, get_object_or_404(Team, slug=slug))
+    form = TeamNameForm(request.POST, instance=Team.objects.get(pk=team.pk))
+    if form.is_valid():
+        services.update_team(by=request.user, team=team, name=form.cleaned_data["name"])
+        messages.success(request, "Team renamed.")
+    else:
+        messages.error(request, " ".join(form.errors.get("name", ["Invalid name."])))
+    return redirect("settings:team", slug=team.slug)
+
+
+@login_required
+@require_POST
+def member_add(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team = _administered(request, get_object_or_404(Team, slug=slug))
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        try:
+            membership = services.add_member(
+                by=request.user,
+                team=team,
+                username_or_email=form.cleaned_data["user"],
+                role=form.cleaned_data["role"],
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{membership.user.get_username()} is a {membership.role}.")
+    else:
+        messages.error(request, "Give a username or email and a role.")
+    return redirect("settings:team", slug=team.slug)
+
+
+@login_required
+@require_POST
+def member_role(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    membership = get_object_or_404(Membership.objects.select_related("team", "user"), pk=pk,
+                                   team__slug=slug)  # fmt: skip
+    _administered(request, membership.team)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        services.add_member(by=request.user, team=membership.team,
+                            username_or_email=membership.user.get_username(),
+                            role=form.cleaned_data["role"])  # fmt: skip
+    return redirect("settings:team", slug=slug)
+
+
+@login_required
+@require_POST
+def member_remove(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    membership = get_object_or_404(Membership.objects.select_related("team", "user"), pk=pk,
+                                   team__slug=slug)  # fmt: skip
+    _administered(request, membership.team)
+    services.remove_member(by=request.user, membership=membership)
+    messages.success(request, f"{membership.user.get_username()} left {membership.team.name}.")
+    return redirect("settings:team", slug=slug)
+
+
+@login_required
+@require_GET
+def component_list(request: HtmxHttpRequest) -> HttpResponse:
+    components = (
+        Component.objects.select_related("owner_team")
+        .prefetch_related("aliases", "depends_on")
+        .annotate(dependent_count=Count("dependents", distinct=True))
+    )
+    return render(request, "teams/component_list.html", {"components": components})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def component_edit(request: HtmxHttpRequest, slug: str | None = None) -> HttpResponse:
+    """Create (no slug) or edit a catalog component, its aliases and dependencies."""
+    component = get_object_or_404(Component, slug=slug) if slug else None
+    if component is not None:
+        _administered(request, component.owner_team)
+    teams = administered_teams(request.user)
+    form = ComponentForm(request.POST or None, teams=teams, component=component)
+    if request.method == "POST" and form.is_valid():
+        _administered(request, form.cleaned_data["owner_team"])
+        try:
+            saved = services.save_component(
+                by=request.user,
+                component=component,
+                name=form.cleaned_data["name"],
+                owner_team=form.cleaned_data["owner_team"],
+                aliases=form.cleaned_data["aliases"],
+                depends_on=list(form.cleaned_data["depends_on"]),
+            )
+        except DomainError as error:
+            for field, problems in (error.fields or {None: [error.message]}).items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            messages.success(request, f"Saved {saved.name}.")
+            return redirect("settings:components")
+    context = {"form": form, "component": component}
+    return render(request, "teams/component_form.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def component_delete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    component = get_object_or_404(Component.objects.select_related("owner_team"), slug=slug)
+    _administered(request, component.owner_team)
+    services.delete_component(by=request.user, component=component)
+    messages.success(request, f"Deleted {component.name}.")
+    return redirect("settings:components")
+
+
+@login_required
+@require_GET
+def audit_log(request: HtmxHttpRequest) -> HttpResponse:
+    entries = AuditEntry.objects.select_related("team")
+    team_slug = request.GET.get("team", "")
+    if team_slug:
+        entries = entries.filter(team__slug=team_slug)
+    page = keyset_page(entries, time_field="at", before=request.GET.get("before", ""))
+    context = {"page": page, "teams": Team.objects.all(), "team_slug": team_slug}
+    return render(request, "teams/audit_log.html", context)
+
+
+def _administered(request: HtmxHttpRequest, team: Team | None) -> Team | None:
+    if not can_administer(request.user, team):
+        raise PermissionDenied("Only an admin of this team (or staff) may change it.")
+    return team
