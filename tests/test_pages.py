@@ -30,10 +30,14 @@ def page_names(patterns=None, namespace: str = "") -> list[str]:
 
 
 def url_of(name: str) -> str:
-    try:
-        return reverse(name)
-    except NoReverseMatch:  # a page about one object
-        return reverse(name, kwargs={"pk": 1})
+    """The URL of a named page, with sample values for whatever it takes."""
+    for arguments in ({}, {"pk": 1}, {"slug": "x"}, {"slug": "x", "pk": 1},
+                      {"kind_word": "pipelines", "pk": 1}, {"kind_word": "pipelines"}):  # fmt: skip
+        try:
+            return reverse(name, kwargs=arguments)
+        except NoReverseMatch:
+            continue
+    raise AssertionError(f"no sample arguments for {name}")
 
 
 def test_all_pages_are_found():
