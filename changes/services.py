@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from changes.adapters.base import CanonicalChange
 from changes.models import ChangeEvent
-from pipelines.models import DeploymentPipeline
+from pipelines.deliveries import record_delivery
+from pipelines.models import Delivery, DeploymentPipeline
 from teams.components import normalise_component_name, resolve_component, resolve_components
 
 # CanonicalChange fields that describe the request, not the change.
@@ -76,3 +77,31 @@ def resolve_change_components(*, names: list[str]) -> int:
             .update(resolved_component=component)
         )
     return updated
+
+
+def send_test_change(*, pipeline: DeploymentPipeline, by: AbstractBaseUser) -> ChangeEvent:
+    """Record a harmless test change through the pipeline, as its producer would, and log it.
+
+    For the Settings page's "Send test event": proves the pipeline records and shows changes.
+    """
+    received_at = timezone.now()
+    change = CanonicalChange(
+        component="whatchanged-test",
+        environment="test",
+        kind=ChangeEvent.Kind.OTHER,
+        summary=f"Test event sent from Settings by {by.get_username()}",
+        triggered_by=by.get_username(),
+        event_type="test",
+    )
+    event, _ = record_change(pipeline=pipeline, change=change, received_at=received_at)
+    record_delivery(
+        integration=pipeline,
+        received_at=received_at,
+        event_type="test",
+        status_code=202,
+        outcome=Delivery.Outcome.ACCEPTED,
+        reason="test event sent from Settings",
+        body=b"",
+        object_id=event.pk,
+    )
+    return event

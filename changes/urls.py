@@ -9,4 +9,5 @@ urlpatterns = [
     path("changes/new", views.change_create, name="new"),
     path("changes/components", views.component_suggestions, name="component-suggestions"),
     path("changes/<int:pk>/", views.change_detail, name="detail"),
+    path("changes/test-event/<int:pk>", views.pipeline_test_event, name="pipeline-test-event"),
 ]

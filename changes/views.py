@@ -5,10 +5,11 @@ from dataclasses import replace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -18,7 +19,9 @@ from changes.forms import ManualChangeForm
 from changes.models import ChangeEvent
 from common.htmx import HtmxHttpRequest, is_partial
 from common.pagination import keyset_page
+from pipelines.models import DeploymentPipeline
 from teams.models import Component
+from teams.permissions import can_administer
 
 POLL_LIMIT = 50
 SUGGESTIONS = 10
@@ -113,3 +116,15 @@ def _query_without(request: HtmxHttpRequest, name: str) -> str:
     query = request.GET.copy()
     query.pop(name, None)
     return query.urlencode()
+
+
+@login_required
+@require_POST
+def pipeline_test_event(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Settings' "Send test event": a test change through the pipeline, then back to it."""
+    pipeline = get_object_or_404(DeploymentPipeline.objects.select_related("team"), pk=pk)
+    if not can_administer(request.user, pipeline.team):
+        raise PermissionDenied("Only an admin of this team (or staff) may send test events.")
+    event = services.send_test_change(pipeline=pipeline, by=request.user)
+    messages.success(request, f"Test change recorded: {event.summary}.")
+    return redirect("settings:integration", kind_word="pipelines", pk=pipeline.pk)

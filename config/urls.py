@@ -8,6 +8,8 @@ urlpatterns = [
     path("", include("changes.urls")),
     path("", include("changes.api.urls")),
     path("", include("incidents.api.urls")),
+    path("", include("teams.api.urls")),
+    path("", include("pipelines.api.urls")),
     path("incidents/", include("incidents.urls")),
     path("settings/", include("pipelines.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

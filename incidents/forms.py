@@ -13,11 +13,21 @@ class IncidentListFilter(django_filters.FilterSet):
     """The incidents list's filters; they live in the URL. Choices come from `filter_options()`,
     read once per request, so validating them costs no query."""
 
-    status = django_filters.ChoiceFilter(choices=Incident.Status.choices, empty_label="Any status")
-    severity = django_filters.ChoiceFilter(choices=Severity.choices, empty_label="Any severity")
-    team = django_filters.ChoiceFilter(field_name="team__slug", empty_label="Any team")
-    source = django_filters.ChoiceFilter(field_name="alert_source__name", empty_label="Any source")
-    component = django_filters.ChoiceFilter(method="filter_component", empty_label="Any component")
+    status = django_filters.ChoiceFilter(
+        label="Status", choices=Incident.Status.choices, empty_label="Any status"
+    )
+    severity = django_filters.ChoiceFilter(
+        label="Severity", choices=Severity.choices, empty_label="Any severity"
+    )
+    team = django_filters.ChoiceFilter(
+        label="Team", field_name="team__slug", empty_label="Any team"
+    )
+    source = django_filters.ChoiceFilter(
+        label="Source", field_name="alert_source__name", empty_label="Any source"
+    )
+    component = django_filters.ChoiceFilter(
+        label="Component", method="filter_component", empty_label="Any component"
+    )
 
     class Meta:
         model = Incident
@@ -38,8 +48,15 @@ class IncidentListFilter(django_filters.FilterSet):
 
     @property
     def chosen_status(self) -> str:
-        """The status filter's valid value ("" for any)."""
-        return self.form.cleaned_data.get("status", "") if self.is_bound and self.form.is_valid() or self.form.errors is not None else ""
+        """The status filter's value when valid ("" for any), whatever the other filters say."""
+        if not self.is_bound:
+            return ""
+        self.form.is_valid()  # cleaned_data then holds every valid field
+        return self.form.cleaned_data.get("status") or ""
+
+    @property
+    def is_filtered(self) -> bool:
+        return self.is_bound and any(self.data.get(name) for name in self.filters)
 
 
 class VerdictForm(forms.Form):

@@ -1,7 +1,5 @@
 """Reads of incidents: the API's querysets and what the incident pages show."""
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,12 +15,24 @@ from django.db.models import (
     When,
     prefetch_related_objects,
 )
-from django.db.models.functions import JSONObject
 
 from changes.models import ChangeEvent
 from common.pagination import KeysetPage, keyset_page
 from incidents.correlation import DEFAULT_SKEW_MINUTES, DEFAULT_WINDOW_MINUTES
 from incidents.models import Incident, IncidentComponent, SuspectChange, TimelineEntry
+from incidents.presenters import (
+    BlindSpots,
+    IncidentPage,
+    PipelineView,
+    SuspectView,
+    TimelineRow,
+    change_event_text,
+    describe_suspect,
+    duration_words,
+    entry_text,
+    lateness,
+    postmortem_markdown,
+)
 from pipelines.models import AlertSource, DeploymentPipeline
 from teams.models import Component, Team
 
@@ -30,8 +40,6 @@ from teams.models import Component, Team
 OPEN_LIST_LIMIT = 100
 # A pipeline with no event for this long may be disconnected: its silence proves nothing.
 SILENT_AFTER = timedelta(days=3)
-# A change that reached us later than this after it happened is flagged on the incident page.
-LATE_AFTER = timedelta(minutes=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -81,15 +89,15 @@ def filter_options() -> FilterOptions:
     """What the list's filters offer: teams, alert sources and catalog components, one query."""
     rows = (
         Team.objects.order_by()
-        .annotate(kind=Value("team"))
-        .values_list("slug", "name", "kind")
+        .annotate(option=Value("team"))
+        .values_list("slug", "name", "option")
         .union(
             AlertSource.objects.order_by()
-            .annotate(kind=Value("source"))
-            .values_list("name", "name", "kind"),
+            .annotate(option=Value("source"))
+            .values_list("name", "name", "option"),
             Component.objects.order_by()
-            .annotate(kind=Value("component"))
-            .values_list("name", "name", "kind"),
+            .annotate(option=Value("component"))
+            .values_list("name", "name", "option"),
             all=True,
         )
     )
@@ -141,8 +149,12 @@ def _row_cursor(row: Incident) -> str:
 
 def list_cursor() -> str:
     """The list's live cursor, in one query: it changes when anything the open rows show does."""
-    row = Incident.objects.annotate(**_live_cursor_expressions()).order_by().first()
-    return _row_cursor(row) if row is not None else _cursor()
+    row = (
+        Incident.objects.annotate(**_live_cursor_expressions())
+        .values_list("cursor_incident", "cursor_entry", "cursor_correlated")
+        .first()
+    )
+    return _cursor(*row) if row is not None else _cursor()
 
 
 def last_incident_id(cursor: str) -> int:
@@ -153,18 +165,14 @@ def last_incident_id(cursor: str) -> int:
 
 def list_rows() -> QuerySet[Incident]:
     """Incidents as the list shows them: with their top suspect and the live cursor alongside."""
-    top_suspect = (
-        SuspectChange.objects.filter(incident=OuterRef("pk"))
-        .order_by("rank")
-        .values(
-            summary=JSONObject(
-                component="change__component", version="change__version", kind="change__kind"
-            )
-        )[:1]
-    )
+    top_suspect = SuspectChange.objects.filter(incident=OuterRef("pk")).order_by("rank")
     return (
         Incident.objects.select_related("alert_source", "team")
-        .annotate(top_suspect=Subquery(top_suspect), **_live_cursor_expressions())
+        .annotate(
+            top_suspect_component=Subquery(top_suspect.values("change__component")[:1]),
+            top_suspect_version=Subquery(top_suspect.values("change__version")[:1]),
+            **_live_cursor_expressions(),
+        )
         .order_by("-started_at", "-id")
     )
 
@@ -201,58 +209,6 @@ def incident_listing(
 # --- One incident ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SuspectView:
-    suspect: SuspectChange
-    sentence: str
-    late_by: timedelta | None  # received_at - occurred_at, when over LATE_AFTER
-
-
-@dataclass(frozen=True)
-class TimelineRow:
-    at: datetime
-    kind: str  # a TimelineEntry.Kind value, or "change"
-    entry: TimelineEntry | None = None
-    suspect: SuspectView | None = None
-
-
-@dataclass(frozen=True)
-class PipelineView:
-    pipeline: DeploymentPipeline
-    sent_in_window: bool
-    is_silent: bool  # no event for SILENT_AFTER, or never
-
-
-@dataclass(frozen=True)
-class BlindSpots:
-    """What correlation could not see, so that "no recent changes" can be trusted or not."""
-
-    window_start: datetime
-    window_end: datetime
-    window_minutes: int
-    skew_minutes: int
-    teams: list[Team]
-    teams_without_pipelines: list[Team]
-    pipelines: list[PipelineView]
-    quiet: list[PipelineView]  # sent nothing in the window
-    silent: list[PipelineView]  # silent for days
-    uncatalogued: list[str]  # component names not in the catalog
-    is_account_wide: bool  # no scoped team has a pipeline: every change was considered
-    is_correlated: bool
-
-
-@dataclass(frozen=True)
-class IncidentPage:
-    incident: Incident
-    components: list[IncidentComponent]
-    suspects: list[SuspectView]
-    timeline: list[TimelineRow]
-    blind_spots: BlindSpots
-    duration: timedelta
-    cursor: str
-    markdown: str
-
-
 def incident_page(*, pk: int, now: datetime, url: str = "") -> IncidentPage | None:
     """Everything the incident page shows, in five queries whatever the incident's size."""
     incident = (
@@ -282,28 +238,37 @@ def incident_page(*, pk: int, now: datetime, url: str = "") -> IncidentPage | No
         return None
     components = list(incident.components.all())
     entries = list(incident.timeline.all())
-    suspects = [
-        SuspectView(suspect=suspect, sentence=describe_suspect(suspect), late_by=lateness(suspect))
-        for suspect in incident.suspects.all()
-    ]
+    suspects = [_suspect_view(suspect) for suspect in incident.suspects.all()]
     timeline = sorted(
         [
             *(
-                TimelineRow(at=s.suspect.change.occurred_at, kind="change", suspect=s)
-                for s in suspects
+                TimelineRow(
+                    at=view.suspect.change.occurred_at,
+                    kind="change",
+                    text=change_event_text(view.suspect),
+                    suspect=view,
+                )
+                for view in suspects
             ),
-            *(TimelineRow(at=entry.at, kind=entry.kind, entry=entry) for entry in entries),
+            *(
+                TimelineRow(
+                    at=entry.at, kind=entry.kind, text=entry_text(entry, incident), entry=entry
+                )
+                for entry in entries
+            ),
         ],
         key=lambda row: (row.at, row.kind != "change"),
     )
     verdicts = [s.suspect.verdict_at for s in suspects if s.suspect.verdict_at is not None]
+    duration = (incident.resolved_at or now) - incident.started_at
     page = IncidentPage(
         incident=incident,
         components=components,
         suspects=suspects,
         timeline=timeline,
         blind_spots=_blind_spots(incident, components, now),
-        duration=(incident.resolved_at or now) - incident.started_at,
+        duration=duration,
+        duration_text=duration_words(duration),
         cursor=_cursor(
             max((entry.pk for entry in entries), default=0),
             incident.correlated_at,
@@ -312,6 +277,16 @@ def incident_page(*, pk: int, now: datetime, url: str = "") -> IncidentPage | No
         markdown="",
     )
     return replace(page, markdown=postmortem_markdown(page, url=url))
+
+
+def _suspect_view(suspect: SuspectChange) -> SuspectView:
+    late_by = lateness(suspect)
+    return SuspectView(
+        suspect=suspect,
+        sentence=describe_suspect(suspect),
+        late_by=late_by,
+        late_text=duration_words(late_by) if late_by else "",
+    )
 
 
 def incident_cursor(*, pk: int) -> str | None:
@@ -358,17 +333,32 @@ def _blind_spots(
     in_window = ChangeEvent.objects.filter(
         pipeline=OuterRef("pk"), occurred_at__gte=start, occurred_at__lte=end
     )
-    pipelines = [
-        PipelineView(
-            pipeline=pipeline,
-            sent_in_window=pipeline.sent_in_window,
-            is_silent=pipeline.last_event_at is None or pipeline.last_event_at < now - SILENT_AFTER,
-        )
-        for pipeline in DeploymentPipeline.objects.filter(team__in=teams.keys())
+    newest = ChangeEvent.objects.filter(pipeline=OuterRef("pk")).order_by("-occurred_at")
+    rows = (
+        DeploymentPipeline.objects.filter(team__in=teams.keys())
         .select_related("team")
-        .annotate(sent_in_window=Exists(in_window))
+        .annotate(
+            sent_in_window=Exists(in_window),
+            newest_change_at=Subquery(newest.values("received_at")[:1]),
+        )
         .order_by("team__name", "name")
-    ] if teams else []  # fmt: skip
+        if teams
+        else []
+    )
+    pipelines = []
+    for pipeline in rows:
+        # Ingest stamps last_event_at; changes stored another way (imports) count too.
+        heard = [at for at in (pipeline.last_event_at, pipeline.newest_change_at) if at]
+        last_heard_at = max(heard, default=None)
+        pipelines.append(
+            PipelineView(
+                pipeline=pipeline,
+                sent_in_window=pipeline.sent_in_window,
+                last_heard_at=last_heard_at,
+                is_silent=not pipeline.sent_in_window
+                and (last_heard_at is None or last_heard_at < now - SILENT_AFTER),
+            )
+        )
     with_pipelines = {view.pipeline.team_id for view in pipelines}
     ordered_teams = sorted(teams.values(), key=lambda team: team.name.lower())
     return BlindSpots(
@@ -379,7 +369,8 @@ def _blind_spots(
         teams=ordered_teams,
         teams_without_pipelines=[team for team in ordered_teams if team.pk not in with_pipelines],
         pipelines=pipelines,
-        quiet=[view for view in pipelines if not view.sent_in_window],
+        reported=[view for view in pipelines if view.sent_in_window],
+        quiet=[view for view in pipelines if not view.sent_in_window and not view.is_silent],
         silent=[view for view in pipelines if view.is_silent],
         uncatalogued=[row.name for row in components if row.component_id is None],
         is_account_wide=not pipelines,
@@ -387,175 +378,34 @@ def _blind_spots(
     )
 
 
-# --- Words ------------------------------------------------------------------------------------
-
-_VERBS = {
-    # kind: (succeeded, failed, started)
-    ChangeEvent.Kind.DEPLOYMENT: ("deployed", "failed to deploy", "started deploying"),
-    ChangeEvent.Kind.ROLLBACK: ("rolled back", "failed to roll back", "started rolling back"),
-    ChangeEvent.Kind.CONFIG: ("config changed", "config change failed", "config change started"),
-    ChangeEvent.Kind.FEATURE_FLAG: ("feature flag changed", "flag change failed", "flag changing"),
-    ChangeEvent.Kind.INFRASTRUCTURE: (
-        "infrastructure changed", "infrastructure change failed", "infrastructure changing",
-    ),
-    ChangeEvent.Kind.MANUAL: ("changed by hand", "manual change failed", "manual change started"),
-}  # fmt: skip
-_OUTCOME_INDEX = {ChangeEvent.Outcome.FAILED: 1, ChangeEvent.Outcome.STARTED: 2}
-_BEFORE = re.compile(r"^(\d+) minutes? before$")
-_AFTER = re.compile(r"^(\d+) minutes? after the start$")
-# Said by the verb already, or what every suspect has in common.
-_UNSAID = re.compile(r"^(failed deployment|rollback|same environment \(.*\))$")
-_REASON_WORDS = {"component match": "same component"}
+RECENT_ON_COMPONENT = 30
 
 
-def change_verb(change: ChangeEvent) -> str:
-    verbs = _VERBS.get(change.kind, ("changed", "change failed", "change started"))
-    return verbs[_OUTCOME_INDEX.get(change.outcome, 0)]
+@dataclass(frozen=True)
+class ComponentPage:
+    component: Component
+    changes: list[ChangeEvent]
+    incidents: list[Incident]
 
 
-def change_name(change: ChangeEvent) -> str:
-    """'payments-service v4.7.0': what changed, as an engineer would name it."""
-    name = change.component or change.summary[:80] or "A change"
-    version = change.version or change.commit[:7]
-    return f"{name} {version}" if version else name
-
-
-def minutes_words(minutes: int) -> str:
-    """'8 min', '2 h 5 min', '3 days'."""
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        hours, rest = divmod(minutes, 60)
-        return f"{hours} h {rest} min" if rest else f"{hours} h"
-    return f"{minutes // (24 * 60)} days"
-
-
-def duration_words(duration: timedelta) -> str:
-    seconds = int(duration.total_seconds())
-    if seconds < 60:
-        return "under a minute" if seconds >= 0 else "0 min"
-    return minutes_words(seconds // 60)
-
-
-def _timing_words(reason: str) -> str | None:
-    if reason == "at the start":
-        return "as the alarm started"
-    before = _BEFORE.match(reason)
-    if before:
-        return f"{minutes_words(int(before.group(1)))} before the alarm"
-    after = _AFTER.match(reason)
-    if after:
-        return f"{minutes_words(int(after.group(1)))} after the alarm started"
-    return None
-
-
-def describe_suspect(suspect: SuspectChange) -> str:
-    """The suspect in one plain sentence, from its stored reasons:
-    'payments-service v4.7.0 deployed 8 min before the alarm · same component · same team'."""
-    change = suspect.change
-    head = f"{change_name(change)} {change_verb(change)}"
-    rest = []
-    for reason in suspect.reasons:
-        timing = _timing_words(reason)
-        if timing is not None:
-            head = f"{head} {timing}"
-        elif not _UNSAID.match(reason):
-            rest.append(_REASON_WORDS.get(reason, reason))
-    return " · ".join([head, *rest])
-
-
-def lateness(suspect: SuspectChange) -> timedelta | None:
-    """How long after it happened the change reached us, when that is over a minute."""
-    late = suspect.change.received_at - suspect.change.occurred_at
-    return late if late > LATE_AFTER else None
-
-
-def timeline_text(row: TimelineRow, incident: Incident) -> str:
-    """One timeline row in words (the Markdown summary's Event column)."""
-    if row.suspect is not None:
-        change = row.suspect.suspect.change
-        by = change.triggered_by or (change.author.get_username() if change.author else "")
-        text = f"{change_name(change)} {change_verb(change)}" + (f" by {by}" if by else "")
-        return f"{text} (suspect #{row.suspect.suspect.rank}): {change.summary}".rstrip(": ")
-    entry = row.entry
-    if entry is None:  # a row is a change or an entry
-        return ""
-    actor = entry.actor or "someone"
-    if entry.kind == TimelineEntry.Kind.ALERT:
-        return f"Alert from {actor}: {entry.data.get('title') or incident.title}"
-    if entry.kind == TimelineEntry.Kind.REPEAT:
-        return f"Alert repeated ({actor})"
-    if entry.kind == TimelineEntry.Kind.NOTE:
-        return f"{actor}: {entry.data.get('text', '')}"
-    if entry.kind == TimelineEntry.Kind.RESOLVED and entry.data.get("reason"):
-        return f"Resolved: {entry.data['reason']} ({actor})"
-    return f"{entry.get_kind_display()} by {actor}"
-
-
-def _md(text: object) -> str:
-    """Payload text made safe for one Markdown table cell or list item."""
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
-def _utc(at: datetime | None) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if at else "—"
-
-
-def _names(items: Iterable[str]) -> str:
-    return ", ".join(_md(item) for item in items) or "none"
-
-
-def postmortem_markdown(page: IncidentPage, *, url: str = "") -> str:
-    """The incident as Markdown for a postmortem document. Plain text: the template escapes it."""
-    incident, spots = page.incident, page.blind_spots
-    lines = [
-        f"# {_md(incident.title)}",
-        "",
-        f"- **Status:** {incident.get_status_display()} · **Severity:** "
-        f"{incident.get_severity_display()}",
-        f"- **Source:** {_md(incident.alert_source.name if incident.alert_source else '—')}"
-        f" · **Team:** {_md(incident.team.name if incident.team else '—')}",
-        f"- **Components:** {_names(row.name for row in page.components)}",
-        f"- **Started:** {_utc(incident.started_at)}",
-    ]
-    if incident.acknowledged_at:
-        lines.append(f"- **Acknowledged:** {_utc(incident.acknowledged_at)}")
-    if incident.resolved_at:
-        lines.append(f"- **Resolved:** {_utc(incident.resolved_at)}")
-    lines.append(f"- **Duration:** {duration_words(page.duration)}")
-    if url:
-        lines.append(f"- **Link:** {url}")
-    confirmed = [s for s in page.suspects if s.suspect.verdict == SuspectChange.Verdict.CONFIRMED]
-    lines += ["", "## Cause", ""]
-    lines += [f"- Confirmed: {_md(s.sentence)}" for s in confirmed] or ["- Not confirmed yet."]
-    lines += ["", "## Suspect changes", ""]
-    for view in page.suspects[:10]:
-        verdict = (
-            f" — **{view.suspect.get_verdict_display().lower()}**" if view.suspect.verdict else ""
-        )
-        lines.append(f"{view.suspect.rank}. {_md(view.sentence)}{verdict}")
-    if not page.suspects:
-        lines.append("No changes in the correlation window.")
-    lines += ["", "## Timeline", "", "| Time | Event | Type |", "|---|---|---|"]
-    lines += [
-        f"| {_utc(row.at)} | {_md(timeline_text(row, incident))} | {row.kind} |"
-        for row in page.timeline
-    ]
-    lines += ["", "## What Whatchanged could not see", ""]
-    lines.append(
-        f"- Changes considered: {_utc(spots.window_start)} to {_utc(spots.window_end)}"
-        + (" (all teams)" if spots.is_account_wide else "")
+def component_page(*, slug: str) -> ComponentPage | None:
+    """A catalog component with its latest changes and incidents (aliases included)."""
+    component = (
+        Component.objects.select_related("owner_team")
+        .prefetch_related("aliases", "depends_on", "dependents")
+        .filter(slug=slug)
+        .first()
     )
-    lines += [
-        f"- No deployment pipeline: team {_md(team.name)}" for team in spots.teams_without_pipelines
-    ]
-    lines += [f"- Sent nothing in the window: {_md(v.pipeline.name)}" for v in spots.quiet]
-    lines += [f"- Silent for days: {_md(v.pipeline.name)}" for v in spots.silent]
-    lines += [f"- Not in the catalog: {_md(name)}" for name in spots.uncatalogued]
-    lines += [
-        f"- Arrived late: {_md(change_name(view.suspect.change))}, {duration_words(view.late_by)} "
-        "after it happened"
-        for view in page.suspects
-        if view.late_by
-    ]
-    return "\n".join(lines) + "\n"
+    if component is None:
+        return None
+    changes = list(
+        ChangeEvent.objects.filter(resolved_component=component)
+        .select_related("pipeline__team", "author", "resolved_component__owner_team")
+        .order_by("-occurred_at", "-id")[:RECENT_ON_COMPONENT]
+    )
+    incidents = list(
+        list_rows()
+        .filter(components__component=component)
+        .prefetch_related("components")[:RECENT_ON_COMPONENT]
+    )
+    return ComponentPage(component=component, changes=changes, incidents=incidents)

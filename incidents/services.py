@@ -19,7 +19,8 @@ from changes.models import ChangeEvent
 from common.exceptions import DomainError
 from incidents import tasks
 from incidents.adapters.base import AlertAction, CanonicalAlert
-from incidents.models import AlertReceipt, Incident, IncidentComponent, TimelineEntry
+from incidents.models import AlertReceipt, Incident, IncidentComponent, SuspectChange, TimelineEntry
+from pipelines.deliveries import record_delivery
 from pipelines.exceptions import ReplayedSignature
 from pipelines.models import AlertSource, Delivery, SeenSignature, Severity
 from teams.components import normalise_component_name, resolve_components
@@ -345,6 +346,31 @@ def add_note(*, incident: Incident, actor: Actor, text: str) -> TimelineEntry:
     return _timeline(incident, TimelineEntry.Kind.NOTE, actor, timezone.now(), text=text[:10_000])
 
 
+@transaction.atomic
+def set_verdict(*, incident: Incident, change_id: int, verdict: str, actor: Actor) -> SuspectChange:
+    """An engineer's verdict on a suspect: the confirmed cause, not related, or "" (not
+    reviewed). Kept when correlation runs again; who and when are stored on the suspect."""
+    if verdict not in SuspectChange.Verdict.values:
+        raise DomainError(
+            "Mark the change as the confirmed cause or as not related.",
+            fields={"verdict": [f"{verdict!r} is not a valid choice."]},
+        )
+    suspect = (
+        SuspectChange.objects.select_for_update()
+        .filter(incident=incident, change_id=change_id)
+        .first()
+    )
+    if suspect is None:
+        raise DomainError(
+            "That change is no longer a suspect of this incident; reload the page to see why."
+        )
+    suspect.verdict = verdict
+    suspect.verdict_by = actor.user
+    suspect.verdict_at = timezone.now()
+    suspect.save(update_fields=("verdict", "verdict_by", "verdict_at"))
+    return suspect
+
+
 def _hand_to_correlation(incident_id: int) -> None:
     # After commit, so the worker sees the incident. Broker down: logged, the sweep catches up.
     transaction.on_commit(lambda: tasks.correlate_incident.delay(incident_id), robust=True)
@@ -393,3 +419,27 @@ def apply_retention(*, now: datetime | None = None) -> dict[str, int]:
         ).delete()[0],
     }
     return deleted
+
+
+def send_test_alert(*, source: AlertSource, by: AbstractBaseUser) -> Incident:
+    """Settings' "Send test alert": an info incident through the source, as a producer would."""
+    received_at = timezone.now()
+    alert = CanonicalAlert(
+        action=AlertAction.TRIGGER,
+        alias="whatchanged-test",
+        title=f"Test alert sent from Settings by {by.get_username()}",
+        severity=Severity.INFO,
+        event_type="test",
+    )
+    (result,) = process_alerts(source=source, alerts=[alert], received_at=received_at)
+    record_delivery(
+        integration=source,
+        received_at=received_at,
+        event_type="test",
+        status_code=202,
+        outcome=Delivery.Outcome.ACCEPTED,
+        reason=f"test alert: {result.outcome}",
+        body=b"",
+        object_id=result.incident.pk,
+    )
+    return result.incident

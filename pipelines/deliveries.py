@@ -1,10 +1,13 @@
 """The delivery log: what each recent request to an integration did."""
 
+import re
 from datetime import datetime
 
 from pipelines.models import AlertSource, Delivery, DeploymentPipeline, Integration
 
 KEEP_PER_INTEGRATION = 100
+# Producers that put the integration key in the body (PagerDuty, ilert): never logged.
+KEY_FIELDS = re.compile(rb'("(?:routing_key|integrationKey)"\s*:\s*")((?:[^"\\]|\\.)*)(")')
 # Trimming costs a query, so only every Nth delivery does it; the log may briefly hold N more.
 TRIM_EVERY = 20
 
@@ -30,7 +33,7 @@ def record_delivery(
         outcome=outcome,
         reason=reason[:500],
         size=len(body),
-        payload=body[: Delivery.PAYLOAD_LIMIT].decode("utf-8", "replace").replace("\x00", ""),
+        payload=_as_text(body),
         object_id=object_id,
     )
     if delivery.pk % TRIM_EVERY == 0:
@@ -63,3 +66,9 @@ def _owner(integration: Integration) -> dict[str, Integration]:
     if isinstance(integration, AlertSource):
         return {"alert_source": integration}
     raise TypeError(f"not an integration: {integration!r}")
+
+
+def _as_text(body: bytes) -> str:
+    """The payload as the log keeps it: cut at the limit, keys in the body blanked out."""
+    redacted = KEY_FIELDS.sub(rb"\1[redacted]\3", body[: Delivery.PAYLOAD_LIMIT])
+    return redacted.decode("utf-8", "replace").replace("\x00", "")

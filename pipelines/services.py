@@ -15,7 +15,7 @@ from pipelines.models import AlertSource, DeploymentPipeline, Integration, SnsSu
 from pipelines.sns import is_sns_url
 from teams import audit
 from teams.models import AuditEntry, Team
-from teams.services import Actor
+from teams.services import Actor, SettingInvalid
 
 IntegrationT = TypeVar("IntegrationT", DeploymentPipeline, AlertSource)
 
@@ -42,6 +42,7 @@ def create_integration(
 
     `key` is for installations that keep keys in a secret store; otherwise one is generated.
     """
+    _check_name_free(model, name)
     key = key or generate_token(KEY_PREFIXES[model])
     integration = model.objects.create(
         name=name,
@@ -64,6 +65,8 @@ def update_integration(*, by: Actor, integration: Integration, **fields: Any) ->
     forbidden = set(fields) & {"key_hash", "key_prefix", "secret", "enabled"}
     if forbidden:
         raise TypeError(f"use rotate_key, rotate_secret or set_enabled for {sorted(forbidden)}")
+    if "name" in fields:
+        _check_name_free(type(integration), fields["name"], excluding=integration.pk)
     before = audit.snapshot(integration, fields)
     for name, value in fields.items():
         setattr(integration, name, value)
@@ -116,6 +119,11 @@ def delete_integration(*, integration: Integration, by: Actor) -> None:
     audit.record(by=by, action=AuditEntry.Action.DELETED, target=integration,
                  target_type=_type_name(integration), team=integration.team)  # fmt: skip
     integration.delete()
+
+
+def _check_name_free(model: type[Integration], name: str, excluding: int | None = None) -> None:
+    if model.objects.filter(name=name).exclude(pk=excluding).exists():
+        raise SettingInvalid(f"{name!r} is taken.", fields={"name": ["Another one has this name."]})
 
 
 def _type_name(integration: Integration) -> str:

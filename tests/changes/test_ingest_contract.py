@@ -350,3 +350,17 @@ def test_deliveries_are_capped_per_integration(client, pipeline, settings):
     for _ in range(130):
         post_json(client, {"bad": "body"})
     assert Delivery.objects.filter(pipeline=pipeline).count() <= 120
+
+
+@pytest.mark.parametrize(
+    ("producer", "name"),
+    [
+        ("pagerduty_change", "deploy_script_change_event"),
+        ("ilert", "api_deployment_event_iso_timestamp"),
+    ],
+)
+def test_keys_sent_in_the_body_never_reach_the_delivery_log(client, producer, name):
+    pipeline_for(producer)
+    assert post_fixture(client, producer, load_fixture(producer, name)).status_code == 202
+    delivery = Delivery.objects.get()
+    assert KEY not in delivery.payload and "[redacted]" in delivery.payload

@@ -1,0 +1,308 @@
+"""The Insights page: how well suspects are ranked, judged by engineers' own verdicts, next to
+how often teams and components deploy and how often a deployment is followed by an incident.
+
+Each figure is one aggregate query, whatever the amount of data: what comes back is one row per
+team, or per component for the busiest ones. Charts are plain data for an inline SVG template.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Lower, NullIf
+
+from changes.models import ChangeEvent
+from incidents.models import Incident, IncidentComponent, SuspectChange
+
+PERIOD = timedelta(days=90)
+TRACK = 72.0  # percent of a chart's width its bars may take; their values follow
+# A deployment "fails" when an incident on its component starts within this time after it.
+FAILURE_WINDOW = timedelta(minutes=60)
+# Deployments are counted to these environments ("" = the producer did not say).
+PRODUCTION_ENVIRONMENTS = ("production", "prod", "")
+BUSIEST_COMPONENTS = 15
+NO_TEAM = "No team"
+NO_COMPONENT = "(no component)"
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Of `incidents` with a confirmed cause, how many had it ranked first / in the top three."""
+
+    label: str
+    incidents: int
+    hit1: int
+    hit3: int
+
+    @property
+    def hit1_rate(self) -> float:
+        return self.hit1 / self.incidents if self.incidents else 0.0
+
+    @property
+    def hit3_rate(self) -> float:
+        return self.hit3 / self.incidents if self.incidents else 0.0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Deployments of a team or component, and how many were followed by an incident."""
+
+    label: str
+    deployments: int
+    failures: int
+    per_week: float
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failures / self.deployments if self.deployments else 0.0
+
+
+@dataclass(frozen=True)
+class Bar:
+    series: str  # CSS class
+    width: str  # of the chart's width, in percent
+    y: int
+    text: str
+    text_x: str
+
+
+@dataclass(frozen=True)
+class ChartRow:
+    label: str
+    title: str  # the full label, when `label` is shortened
+    detail: str
+    y: int
+    bars: list[Bar]
+
+
+@dataclass(frozen=True)
+class Chart:
+    slug: str
+    title: str
+    rows: list[ChartRow]
+    height: int
+    track: str = f"{TRACK:.0f}"  # percent of the width the bars' track takes
+
+
+@dataclass(frozen=True)
+class Report:
+    since: datetime
+    accuracy: Accuracy | None  # all teams; None without any confirmed cause
+    accuracy_by_team: list[Accuracy]
+    delivery_by_team: list[Delivery]
+    delivery_by_component: list[Delivery]
+    charts: dict[str, Chart]
+
+
+def insights_report(*, now: datetime) -> Report:
+    """Everything the Insights page shows for the 90 days before `now`, in three queries."""
+    since = now - PERIOD
+    by_team = ranking_accuracy(since=since)
+    overall = (
+        Accuracy(
+            label="All teams",
+            incidents=sum(row.incidents for row in by_team),
+            hit1=sum(row.hit1 for row in by_team),
+            hit3=sum(row.hit3 for row in by_team),
+        )
+        if by_team
+        else None
+    )
+    teams = delivery(since=since, until=now, by="team")
+    components = delivery(since=since, until=now, by="component", limit=BUSIEST_COMPONENTS)
+    charts = {
+        "accuracy": accuracy_chart([overall, *by_team] if overall else []),
+        "team_frequency": frequency_chart("team_frequency", "Deployments per week by team", teams),
+        "team_failures": failure_chart("team_failures", "Change failure rate by team", teams),
+        "component_frequency": frequency_chart(
+            "component_frequency", "Deployments per week by component", components
+        ),
+        "component_failures": failure_chart(
+            "component_failures", "Change failure rate by component", components
+        ),
+    }
+    return Report(
+        since=since,
+        accuracy=overall,
+        accuracy_by_team=by_team,
+        delivery_by_team=teams,
+        delivery_by_component=components,
+        charts=charts,
+    )
+
+
+def ranking_accuracy(*, since: datetime) -> list[Accuracy]:
+    """hit@1 and hit@3 per team (the incident's team), over incidents that started since
+    `since` with at least one suspect confirmed as the cause. One query."""
+    confirmed = SuspectChange.objects.filter(
+        incident=OuterRef("pk"), verdict=SuspectChange.Verdict.CONFIRMED
+    )
+    rows = (
+        Incident.objects.filter(started_at__gte=since)
+        .filter(Exists(confirmed))
+        .values("team__slug", "team__name")
+        .annotate(
+            incidents=Count("id"),
+            hit1=Count("id", filter=Q(Exists(confirmed.filter(rank=1)))),
+            hit3=Count("id", filter=Q(Exists(confirmed.filter(rank__lte=3)))),
+        )
+        .order_by("team__name", "team__slug")
+    )
+    accuracy = [
+        Accuracy(
+            label=row["team__name"] or NO_TEAM,
+            incidents=row["incidents"],
+            hit1=row["hit1"],
+            hit3=row["hit3"],
+        )
+        for row in rows
+    ]
+    return sorted(accuracy, key=lambda row: (row.label == NO_TEAM, row.label.lower()))
+
+
+def deployments(*, since: datetime, until: datetime) -> QuerySet[ChangeEvent]:
+    """Deployments and rollbacks to production that finished (succeeded or failed)."""
+    return (
+        ChangeEvent.objects.filter(
+            occurred_at__gte=since,
+            occurred_at__lte=until,
+            kind__in=(ChangeEvent.Kind.DEPLOYMENT, ChangeEvent.Kind.ROLLBACK),
+            outcome__in=(ChangeEvent.Outcome.SUCCEEDED, ChangeEvent.Outcome.FAILED),
+        )
+        .annotate(environment_name=Lower("environment"))
+        .filter(environment_name__in=PRODUCTION_ENVIRONMENTS)
+    )
+
+
+def delivery(*, since: datetime, until: datetime, by: str, limit: int = 100) -> list[Delivery]:
+    """Deployment frequency and change failure rate per team (the pipeline's team, else the
+    component owner's) or per component (the catalog name, else the name as sent): the `limit`
+    busiest, busiest first. One query."""
+    followed_by_incident = IncidentComponent.objects.filter(
+        Q(component_id=OuterRef("resolved_component_id")) | Q(name=OuterRef("component")),
+        incident__started_at__gt=OuterRef("occurred_at"),
+        incident__started_at__lte=OuterRef("occurred_at") + FAILURE_WINDOW,
+    )
+    if by == "team":
+        group = Coalesce("pipeline__team__name", "resolved_component__owner_team__name")
+        missing = NO_TEAM
+    else:
+        group = Coalesce("resolved_component__name", NullIf("component", Value("")))
+        missing = NO_COMPONENT
+    rows = (
+        deployments(since=since, until=until)
+        .annotate(group=group)
+        .values("group")
+        .annotate(
+            deployment_count=Count("id"),
+            failure_count=Count("id", filter=Q(Exists(followed_by_incident))),
+        )
+        .order_by("-deployment_count", "group")[:limit]
+    )
+    weeks = (until - since) / timedelta(weeks=1)
+    result = [
+        Delivery(
+            label=row["group"] or missing,
+            deployments=row["deployment_count"],
+            failures=row["failure_count"],
+            per_week=round(row["deployment_count"] / weeks, 1),
+        )
+        for row in rows
+    ]
+    return sorted(
+        result, key=lambda row: (-row.deployments, row.label == missing, row.label.lower())
+    )
+
+
+# --- Charts: horizontal bars, a label line above each row ---------------------------------------
+
+LABEL_HEIGHT = 20
+BAR_HEIGHT = 10
+BAR_GAP = 4
+ROW_GAP = 12
+LABEL_LENGTH = 28
+
+
+def _percent(part: float) -> str:
+    return f"{part * 100:.0f}%"
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_LENGTH else label[: LABEL_LENGTH - 1] + "…"
+
+
+def bar_chart(
+    slug: str, title: str, rows: list[tuple[str, str, list[tuple[str, float, str]]]]
+) -> Chart:
+    """A chart from (label, detail, [(series, share 0..1, value text)]) rows."""
+    chart_rows, y = [], 0
+    for label, detail, bars in rows:
+        row_y = y + LABEL_HEIGHT - 6
+        y += LABEL_HEIGHT
+        chart_bars = []
+        for series, share, text in bars:
+            width = max(0.0, min(1.0, share)) * TRACK
+            chart_bars.append(
+                Bar(
+                    series=series,
+                    width=f"{width:.2f}",
+                    y=y,
+                    text=text,
+                    text_x=f"{TRACK + 2:.0f}",
+                )
+            )
+            y += BAR_HEIGHT + BAR_GAP
+        chart_rows.append(
+            ChartRow(label=_short(label), title=label, detail=detail, y=row_y, bars=chart_bars)
+        )
+        y += ROW_GAP
+    return Chart(slug=slug, title=title, rows=chart_rows, height=max(y, 1))
+
+
+def accuracy_chart(rows: list[Accuracy]) -> Chart:
+    return bar_chart(
+        "accuracy",
+        "How often the confirmed cause was ranked first (hit@1) and in the top three (hit@3)",
+        [
+            (
+                row.label,
+                f"{row.incidents} incident{'s' if row.incidents != 1 else ''}",
+                [
+                    ("hit1", row.hit1_rate, f"hit@1 {_percent(row.hit1_rate)}"),
+                    ("hit3", row.hit3_rate, f"hit@3 {_percent(row.hit3_rate)}"),
+                ],
+            )
+            for row in rows
+        ],
+    )
+
+
+def frequency_chart(slug: str, title: str, rows: list[Delivery]) -> Chart:
+    busiest = max((row.per_week for row in rows), default=0.0) or 1.0
+    return bar_chart(
+        slug,
+        title,
+        [
+            (
+                row.label,
+                f"{row.deployments} deployment{'s' if row.deployments != 1 else ''}",
+                [("frequency", row.per_week / busiest, f"{row.per_week:g} / week")],
+            )
+            for row in rows
+        ],
+    )
+
+
+def failure_chart(slug: str, title: str, rows: list[Delivery]) -> Chart:
+    return bar_chart(
+        slug,
+        title,
+        [
+            (
+                row.label,
+                f"{row.failures} of {row.deployments}",
+                [("failures", row.failure_rate, _percent(row.failure_rate))],
+            )
+            for row in rows
+        ],
+    )

@@ -1,0 +1,254 @@
+"""What the incident pages say: the page's view objects, suspects and timeline in words, and the
+postmortem Markdown. Pure functions of rows already loaded: no queries here."""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from changes.models import ChangeEvent
+from incidents.models import Incident, IncidentComponent, SuspectChange, TimelineEntry
+from pipelines.models import DeploymentPipeline
+from teams.models import Team
+
+# A change that reached us later than this after it happened is flagged on the incident page.
+LATE_AFTER = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SuspectView:
+    suspect: SuspectChange
+    sentence: str
+    late_by: timedelta | None  # received_at - occurred_at, when over LATE_AFTER
+    late_text: str  # "14 min", or "" when it was not late
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    at: datetime
+    kind: str  # a TimelineEntry.Kind value, or "change"
+    text: str
+    entry: TimelineEntry | None = None
+    suspect: SuspectView | None = None
+
+
+@dataclass(frozen=True)
+class PipelineView:
+    pipeline: DeploymentPipeline
+    sent_in_window: bool
+    last_heard_at: datetime | None
+    is_silent: bool  # nothing heard for SILENT_AFTER, or never
+
+
+@dataclass(frozen=True)
+class BlindSpots:
+    """What correlation could not see, so that "no recent changes" can be trusted or not."""
+
+    window_start: datetime
+    window_end: datetime
+    window_minutes: int
+    skew_minutes: int
+    teams: list[Team]
+    teams_without_pipelines: list[Team]
+    pipelines: list[PipelineView]
+    reported: list[PipelineView]  # sent something in the window
+    quiet: list[PipelineView]  # sent nothing in the window (but lately, yes)
+    silent: list[PipelineView]  # silent for days, or never heard from
+    uncatalogued: list[str]  # component names not in the catalog
+    is_account_wide: bool  # no scoped team has a pipeline: every change was considered
+    is_correlated: bool
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    incident: Incident
+    components: list[IncidentComponent]
+    suspects: list[SuspectView]
+    timeline: list[TimelineRow]
+    blind_spots: BlindSpots
+    duration: timedelta
+    duration_text: str
+    cursor: str
+    markdown: str
+
+
+# --- Words ------------------------------------------------------------------------------------
+
+_VERBS = {
+    # kind: (succeeded, failed, started)
+    ChangeEvent.Kind.DEPLOYMENT: ("deployed", "failed to deploy", "started deploying"),
+    ChangeEvent.Kind.ROLLBACK: ("rolled back", "failed to roll back", "started rolling back"),
+    ChangeEvent.Kind.CONFIG: ("config changed", "config change failed", "config change started"),
+    ChangeEvent.Kind.FEATURE_FLAG: ("feature flag changed", "flag change failed", "flag changing"),
+    ChangeEvent.Kind.INFRASTRUCTURE: (
+        "infrastructure changed", "infrastructure change failed", "infrastructure changing",
+    ),
+    ChangeEvent.Kind.MANUAL: ("changed by hand", "manual change failed", "manual change started"),
+}  # fmt: skip
+_OUTCOME_INDEX = {ChangeEvent.Outcome.FAILED: 1, ChangeEvent.Outcome.STARTED: 2}
+_BEFORE = re.compile(r"^(\d+) minutes? before$")
+_AFTER = re.compile(r"^(\d+) minutes? after the start$")
+# Said by the verb already, or what every suspect has in common.
+_UNSAID = re.compile(r"^(failed deployment|rollback|same environment \(.*\))$")
+_REASON_WORDS = {"component match": "same component"}
+
+
+def change_verb(change: ChangeEvent) -> str:
+    verbs = _VERBS.get(change.kind, ("changed", "change failed", "change started"))
+    return verbs[_OUTCOME_INDEX.get(change.outcome, 0)]
+
+
+def change_name(change: ChangeEvent) -> str:
+    """'payments-service v4.7.0': what changed, as an engineer would name it."""
+    name = change.component or change.summary[:80] or "A change"
+    version = change.version or change.commit[:7]
+    return f"{name} {version}" if version else name
+
+
+def minutes_words(minutes: int) -> str:
+    """'8 min', '2 h 5 min', '3 days'."""
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    return f"{minutes // (24 * 60)} days"
+
+
+def duration_words(duration: timedelta) -> str:
+    seconds = int(duration.total_seconds())
+    if seconds < 60:
+        return "under a minute" if seconds >= 0 else "0 min"
+    return minutes_words(seconds // 60)
+
+
+def _timing_words(reason: str) -> str | None:
+    if reason == "at the start":
+        return "as the alarm started"
+    before = _BEFORE.match(reason)
+    if before:
+        return f"{minutes_words(int(before.group(1)))} before the alarm"
+    after = _AFTER.match(reason)
+    if after:
+        return f"{minutes_words(int(after.group(1)))} after the alarm started"
+    return None
+
+
+def describe_suspect(suspect: SuspectChange) -> str:
+    """The suspect in one plain sentence, from its stored reasons:
+    'payments-service v4.7.0 deployed 8 min before the alarm · same component · same team'."""
+    change = suspect.change
+    head = f"{change_name(change)} {change_verb(change)}"
+    rest = []
+    for reason in suspect.reasons:
+        timing = _timing_words(reason)
+        if timing is not None:
+            head = f"{head} {timing}"
+        elif not _UNSAID.match(reason):
+            rest.append(_REASON_WORDS.get(reason, reason))
+    return " · ".join([head, *rest])
+
+
+def lateness(suspect: SuspectChange) -> timedelta | None:
+    """How long after it happened the change reached us, when that is over a minute."""
+    late = suspect.change.received_at - suspect.change.occurred_at
+    return late if late > LATE_AFTER else None
+
+
+def change_event_text(suspect: SuspectChange) -> str:
+    """A suspect change as a timeline event: 'payments-service v4.7.0 deployed by dana-ops'."""
+    change = suspect.change
+    by = change.triggered_by or (change.author.get_username() if change.author else "")
+    return f"{change_name(change)} {change_verb(change)}" + (f" by {by}" if by else "")
+
+
+def entry_text(entry: TimelineEntry, incident: Incident) -> str:
+    """A timeline entry in words."""
+    actor = entry.actor or "someone"
+    if entry.kind == TimelineEntry.Kind.ALERT:
+        return f"Alert from {actor}: {entry.data.get('title') or incident.title}"
+    if entry.kind == TimelineEntry.Kind.REPEAT:
+        return f"Alert repeated ({actor})"
+    if entry.kind == TimelineEntry.Kind.NOTE:
+        return f"{actor}: {entry.data.get('text', '')}"
+    if entry.kind == TimelineEntry.Kind.RESOLVED and entry.data.get("reason"):
+        return f"Resolved: {entry.data['reason']} ({actor})"
+    return f"{entry.get_kind_display()} by {actor}"
+
+
+def _suspect_note(row: TimelineRow) -> str:
+    if row.suspect is None:
+        return ""
+    summary = row.suspect.suspect.change.summary
+    return f" (suspect #{row.suspect.suspect.rank})" + (f": {_md(summary)}" if summary else "")
+
+
+def _md(text: object) -> str:
+    """Payload text made safe for one Markdown table cell or list item."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _utc(at: datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if at else "—"
+
+
+def _names(items: Iterable[str]) -> str:
+    return ", ".join(_md(item) for item in items) or "none"
+
+
+def postmortem_markdown(page: IncidentPage, *, url: str = "") -> str:
+    """The incident as Markdown for a postmortem document. Plain text: the template escapes it."""
+    incident, spots = page.incident, page.blind_spots
+    lines = [
+        f"# {_md(incident.title)}",
+        "",
+        f"- **Status:** {incident.get_status_display()} · **Severity:** "
+        f"{incident.get_severity_display()}",
+        f"- **Source:** {_md(incident.alert_source.name if incident.alert_source else '—')}"
+        f" · **Team:** {_md(incident.team.name if incident.team else '—')}",
+        f"- **Components:** {_names(row.name for row in page.components)}",
+        f"- **Started:** {_utc(incident.started_at)}",
+    ]
+    if incident.acknowledged_at:
+        lines.append(f"- **Acknowledged:** {_utc(incident.acknowledged_at)}")
+    if incident.resolved_at:
+        lines.append(f"- **Resolved:** {_utc(incident.resolved_at)}")
+    lines.append(f"- **Duration:** {duration_words(page.duration)}")
+    if url:
+        lines.append(f"- **Link:** {url}")
+    confirmed = [s for s in page.suspects if s.suspect.verdict == SuspectChange.Verdict.CONFIRMED]
+    lines += ["", "## Cause", ""]
+    lines += [f"- Confirmed: {_md(s.sentence)}" for s in confirmed] or ["- Not confirmed yet."]
+    lines += ["", "## Suspect changes", ""]
+    for view in page.suspects[:10]:
+        verdict = (
+            f" — **{view.suspect.get_verdict_display().lower()}**" if view.suspect.verdict else ""
+        )
+        lines.append(f"{view.suspect.rank}. {_md(view.sentence)}{verdict}")
+    if not page.suspects:
+        lines.append("No changes in the correlation window.")
+    lines += ["", "## Timeline", "", "| Time | Event | Type |", "|---|---|---|"]
+    lines += [
+        f"| {_utc(row.at)} | {_md(row.text)}{_suspect_note(row)} | {row.kind} |"
+        for row in page.timeline
+    ]
+    lines += ["", "## What Whatchanged could not see", ""]
+    lines.append(
+        f"- Changes considered: {_utc(spots.window_start)} to {_utc(spots.window_end)}"
+        + (" (all teams)" if spots.is_account_wide else "")
+    )
+    lines += [
+        f"- No deployment pipeline: team {_md(team.name)}" for team in spots.teams_without_pipelines
+    ]
+    if spots.reported:
+        lines.append(f"- Reported in the window: {_names(v.pipeline.name for v in spots.reported)}")
+    lines += [f"- Sent nothing in the window: {_md(v.pipeline.name)}" for v in spots.quiet]
+    lines += [f"- Silent for days: {_md(v.pipeline.name)}" for v in spots.silent]
+    lines += [f"- Not in the catalog: {_md(name)}" for name in spots.uncatalogued]
+    lines += [
+        f"- Arrived late: {_md(change_name(view.suspect.change))}, {view.late_text} after it "
+        "happened"
+        for view in page.suspects
+        if view.late_by
+    ]
+    return "\n".join(lines) + "\n"

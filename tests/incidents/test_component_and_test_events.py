@@ -1,0 +1,56 @@
+"""The component page, and Settings' "send test event" buttons."""
+
+import pytest
+from django.urls import reverse
+
+from changes.models import ChangeEvent
+from incidents.models import Incident, IncidentComponent
+from pipelines.models import Delivery
+from tests.changes.factories import ChangeEventFactory
+from tests.incidents.factories import IncidentFactory
+from tests.pipelines.factories import AlertSourceFactory, DeploymentPipelineFactory
+from tests.settings_actors import ACTORS, ALLOWED, cast
+from tests.teams.factories import ComponentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_component_page_shows_its_changes_and_incidents(
+    logged_in_client, django_assert_max_num_queries
+):
+    payments = ComponentFactory(name="payments-service")
+    payments.aliases.create(name="payments-prod")
+    ChangeEventFactory(component="payments-prod", resolved_component=payments, summary="Deploy v9")
+    ChangeEventFactory(component="search-api", summary="Unrelated deploy")
+    incident = IncidentFactory(title="<b>Payments down</b>")
+    IncidentComponent.objects.create(incident=incident, name="payments-service", component=payments)
+
+    with django_assert_max_num_queries(10):
+        page = logged_in_client.get(reverse("incidents:component", args=[payments.slug]))
+    body = page.content.decode()
+    assert "Deploy v9" in body and "Unrelated deploy" not in body
+    assert "&lt;b&gt;Payments down&lt;/b&gt;" in body and "payments-prod" in body
+    assert logged_in_client.get(reverse("incidents:component", args=["nope"])).status_code == 404
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_test_events_are_for_the_teams_admins(client, actor):
+    people = cast()
+    pipeline = DeploymentPipelineFactory(team=people.team)
+    source = AlertSourceFactory(team=people.team)
+    client.force_login(people.users[actor])
+
+    change = client.post(reverse("changes:pipeline-test-event", args=[pipeline.pk]))
+    alert = client.post(reverse("incidents:alert-source-test-event", args=[source.pk]))
+
+    expected = 302 if ALLOWED[actor] else 403
+    assert (change.status_code, alert.status_code) == (expected, expected)
+    assert (
+        ChangeEvent.objects.filter(pipeline=pipeline, component="whatchanged-test").exists()
+        is (ALLOWED[actor])
+    )
+    assert Incident.objects.filter(alert_source=source, severity="info").exists() is ALLOWED[actor]
+    if ALLOWED[actor]:
+        assert Delivery.objects.filter(event_type="test").count() == 2
+        page = client.get(change["Location"]).content.decode()
+        assert "Test change recorded" in page and "test event sent from Settings" in page
