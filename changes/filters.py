@@ -11,8 +11,12 @@ from pipelines.models import DeploymentPipeline
 from teams.components import normalise_component_name
 from teams.models import ComponentAlias, Team
 
-RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7),
-          "30d": timedelta(days=30)}  # fmt: skip
+RANGES = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
 
 
 class ChangeFilter(django_filters.FilterSet):

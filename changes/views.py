@@ -64,8 +64,11 @@ def change_poll(request: HtmxHttpRequest) -> HttpResponse:
     new = list(changes.filter(id__gt=after).order_by("-id")[:POLL_LIMIT])
     if not new:
         return HttpResponse(status=204)  # htmx swaps nothing; an idle poll costs one query
-    context = {"new_changes": new, "cursor": max(change.pk for change in new),
-               "query": _query_without(request, "after")}  # fmt: skip
+    context = {
+        "new_changes": new,
+        "cursor": max(change.pk for change in new),
+        "query": _query_without(request, "after"),
+    }
     return render(request, "changes/change_list.html#new-rows", context)
 
 

@@ -187,8 +187,15 @@ def without_keys(value: Any, names: Collection[str]) -> Any:
 
 
 def _type_names(types: tuple[type, ...]) -> str:
-    names = {str: "a string", int: "a number", float: "a number", bool: "a boolean",
-             dict: "an object", list: "a list", Mapping: "an object"}  # fmt: skip
+    names = {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+        dict: "an object",
+        list: "a list",
+        Mapping: "an object",
+    }
     return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
 
 

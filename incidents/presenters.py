@@ -81,10 +81,12 @@ _VERBS = {
     ChangeEvent.Kind.CONFIG: ("config changed", "config change failed", "config change started"),
     ChangeEvent.Kind.FEATURE_FLAG: ("feature flag changed", "flag change failed", "flag changing"),
     ChangeEvent.Kind.INFRASTRUCTURE: (
-        "infrastructure changed", "infrastructure change failed", "infrastructure changing",
+        "infrastructure changed",
+        "infrastructure change failed",
+        "infrastructure changing",
     ),
     ChangeEvent.Kind.MANUAL: ("changed by hand", "manual change failed", "manual change started"),
-}  # fmt: skip
+}
 _OUTCOME_INDEX = {ChangeEvent.Outcome.FAILED: 1, ChangeEvent.Outcome.STARTED: 2}
 _BEFORE = re.compile(r"^(\d+) minutes? before$")
 _AFTER = re.compile(r"^(\d+) minutes? after the start$")

@@ -327,10 +327,14 @@ def reopen_incident(*, incident: Incident, actor: Actor, at: datetime | None = N
     incident.acknowledged_by = None
     incident.save(
         update_fields=(
-            "status", "resolved_at", "resolved_by", "resolved_by_rule", "acknowledged_at",
+            "status",
+            "resolved_at",
+            "resolved_by",
+            "resolved_by_rule",
+            "acknowledged_at",
             "acknowledged_by",
         )
-    )  # fmt: skip
+    )
     _timeline(incident, TimelineEntry.Kind.REOPENED, actor, at or timezone.now())
     return incident
 

@@ -13,10 +13,10 @@ from django.db import transaction
 from rest_framework import serializers
 
 from common.config_files import ConfigInvalid, validate_section
-from common.tokens import hash_token, visible_prefix
+from common.tokens import hash_token
 from pipelines.endpoints import ingest_url
 from pipelines.models import AlertSource, DeploymentPipeline, Integration, Severity
-from pipelines.services import create_integration
+from pipelines.services import create_integration, rotate_key, update_integration
 from teams.config_as_code import apply_catalog, validate_catalog
 from teams.models import Team
 from teams.services import resolve_changes_later
@@ -141,14 +141,12 @@ def _apply_integrations(
             )
             secret = integration.secret
         else:
-            for name, value in fields.items():
-                setattr(integration, name, value)
-            if secret is not None:
+            update_integration(by="apply_config", integration=integration, **fields)
+            if secret is not None and secret != integration.secret:
                 integration.secret = secret
-            if key is not None:
-                integration.key_hash = hash_token(key)
-                integration.key_prefix = visible_prefix(key)
-            integration.save()
+                integration.save(update_fields=("secret", "updated_at"))
+            if key is not None and hash_token(key) != integration.key_hash:
+                rotate_key(integration=integration, key=key, by="apply_config")
         shown: dict[str, Any] = {"id": integration.pk, "kind": integration.kind}
         if created or key is not None:
             shown["key"] = key

@@ -47,11 +47,21 @@ class AlertSourceForm(PipelineForm):
     class Meta:
         model = AlertSource
         fields = (
-            "name", "kind", "team", "default_severity", "default_components",
-            "insufficient_data", "window_minutes", "skew_minutes", "quiet_period_minutes",
-            "reopen_window_minutes", "timestamp_tolerance_seconds", "auto_confirm_subscriptions",
-            "environments", "event_types",
-        )  # fmt: skip
+            "name",
+            "kind",
+            "team",
+            "default_severity",
+            "default_components",
+            "insufficient_data",
+            "window_minutes",
+            "skew_minutes",
+            "quiet_period_minutes",
+            "reopen_window_minutes",
+            "timestamp_tolerance_seconds",
+            "auto_confirm_subscriptions",
+            "environments",
+            "event_types",
+        )
         labels: ClassVar = {
             "window_minutes": "Correlation window (minutes before the alert)",
             "skew_minutes": "Clock skew allowed (minutes after)",

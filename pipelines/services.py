@@ -53,9 +53,14 @@ def create_integration(
         key_prefix=visible_prefix(key),
         **settings,
     )
-    audit.record(by=by, action=AuditEntry.Action.CREATED, target=integration,
-                 target_type=_type_name(integration), team=team,
-                 details={"kind": kind, **settings})  # fmt: skip
+    audit.record(
+        by=by,
+        action=AuditEntry.Action.CREATED,
+        target=integration,
+        target_type=_type_name(integration),
+        team=team,
+        details={"kind": kind, **settings},
+    )
     return integration, key
 
 
@@ -73,9 +78,14 @@ def update_integration(*, by: Actor, integration: Integration, **fields: Any) ->
     integration.save()
     details = audit.changes(before, fields)
     if details:
-        audit.record(by=by, action=AuditEntry.Action.CHANGED, target=integration,
-                     target_type=_type_name(integration), team=integration.team,
-                     details=details)  # fmt: skip
+        audit.record(
+            by=by,
+            action=AuditEntry.Action.CHANGED,
+            target=integration,
+            target_type=_type_name(integration),
+            team=integration.team,
+            details=details,
+        )
     return integration
 
 
@@ -86,8 +96,13 @@ def rotate_key(*, integration: Integration, key: str | None = None, by: Actor = 
     integration.key_hash = hash_token(key)
     integration.key_prefix = visible_prefix(key)
     integration.save(update_fields=("key_hash", "key_prefix", "updated_at"))
-    audit.record(by=by, action=AuditEntry.Action.ROTATED, target=integration,
-                 target_type=_type_name(integration), team=integration.team)  # fmt: skip
+    audit.record(
+        by=by,
+        action=AuditEntry.Action.ROTATED,
+        target=integration,
+        target_type=_type_name(integration),
+        team=integration.team,
+    )
     return key
 
 
@@ -96,9 +111,14 @@ def rotate_secret(*, integration: Integration, by: Actor) -> str:
     """A new signing secret, shown once; producers must be given it before they sign again."""
     integration.secret = new_secret()
     integration.save(update_fields=("secret", "updated_at"))
-    audit.record(by=by, action=AuditEntry.Action.ROTATED, target=integration,
-                 target_type=_type_name(integration), team=integration.team,
-                 details={"what": "signing secret"})  # fmt: skip
+    audit.record(
+        by=by,
+        action=AuditEntry.Action.ROTATED,
+        target=integration,
+        target_type=_type_name(integration),
+        team=integration.team,
+        details={"what": "signing secret"},
+    )
     return integration.secret
 
 
@@ -108,16 +128,26 @@ def set_enabled(*, integration: Integration, enabled: bool, by: Actor) -> Integr
         integration.enabled = enabled
         integration.save(update_fields=("enabled", "updated_at"))
         action = AuditEntry.Action.ENABLED if enabled else AuditEntry.Action.DISABLED
-        audit.record(by=by, action=action, target=integration,
-                     target_type=_type_name(integration), team=integration.team)  # fmt: skip
+        audit.record(
+            by=by,
+            action=action,
+            target=integration,
+            target_type=_type_name(integration),
+            team=integration.team,
+        )
     return integration
 
 
 @transaction.atomic
 def delete_integration(*, integration: Integration, by: Actor) -> None:
     """Delete it; the changes and incidents it brought in stay, without it."""
-    audit.record(by=by, action=AuditEntry.Action.DELETED, target=integration,
-                 target_type=_type_name(integration), team=integration.team)  # fmt: skip
+    audit.record(
+        by=by,
+        action=AuditEntry.Action.DELETED,
+        target=integration,
+        target_type=_type_name(integration),
+        team=integration.team,
+    )
     integration.delete()
 
 
@@ -166,7 +196,17 @@ def confirm_sns_subscription(*, subscription: SnsSubscription, by: str) -> SnsSu
             response.read(64 * 1024)
     except OSError as error:
         raise SubscriptionNotConfirmed(f"SNS did not answer: {error}") from None
-    subscription.confirmed_at = timezone.now()
-    subscription.confirmed_by = by[:150]
-    subscription.save(update_fields=("confirmed_at", "confirmed_by"))
+    with transaction.atomic():
+        subscription.confirmed_at = timezone.now()
+        subscription.confirmed_by = by[:150]
+        subscription.save(update_fields=("confirmed_at", "confirmed_by"))
+        source = subscription.alert_source
+        audit.record(
+            by=by,
+            action=AuditEntry.Action.CHANGED,
+            target=source,
+            target_type="alert source",
+            team=source.team,
+            details={"sns_subscription": ["pending", f"confirmed {subscription.topic_arn}"]},
+        )
     return subscription

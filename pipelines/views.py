@@ -89,10 +89,11 @@ def integration_detail(request: HtmxHttpRequest, kind_word: str, pk: int) -> Htt
         "deliveries": integration.deliveries.order_by("-received_at", "-id")[:DELIVERIES_SHOWN],
         "subscriptions": (
             integration.sns_subscriptions.order_by("-received_at")
-            if isinstance(integration, AlertSource) else []
+            if isinstance(integration, AlertSource)
+            else []
         ),
         "snippet": f"pipelines/snippets/{kind_word}-{integration.kind}.html",
-    }  # fmt: skip
+    }
     return render(request, "pipelines/integration_detail.html", context)
 
 

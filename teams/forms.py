@@ -40,8 +40,9 @@ class ComponentForm(forms.Form):
         help_text="What it needs: changes to these rank as suspects of its incidents.",
     )
 
-    def __init__(self, *args: object, teams: object, component: Component | None = None,
-                 **kwargs: object) -> None:  # fmt: skip
+    def __init__(
+        self, *args: object, teams: object, component: Component | None = None, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner_team"].queryset = teams
         others = Component.objects.all()

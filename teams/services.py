@@ -37,8 +37,14 @@ def create_team(*, by: Actor, slug: str, name: str) -> Team:
     if Team.objects.filter(slug=slug).exists():
         raise SettingInvalid(f"A team {slug!r} exists.", fields={"slug": ["Already taken."]})
     team = Team.objects.create(slug=slug, name=name)
-    audit.record(by=by, action=AuditEntry.Action.CREATED, target=team, target_type="team",
-                 team=team, details={"slug": slug})  # fmt: skip
+    audit.record(
+        by=by,
+        action=AuditEntry.Action.CREATED,
+        target=team,
+        target_type="team",
+        team=team,
+        details={"slug": slug},
+    )
     return team
 
 
@@ -76,9 +82,14 @@ def add_member(*, by: Actor, team: Team, username_or_email: str, role: str) -> M
         user=user, team=team, defaults={"role": role}
     )
     if created:
-        audit.record(by=by, action=AuditEntry.Action.CREATED, target=membership,
-                     target_type="member", team=team, details={"user": user.get_username(),
-                                                               "role": role})  # fmt: skip
+        audit.record(
+            by=by,
+            action=AuditEntry.Action.CREATED,
+            target=membership,
+            target_type="member",
+            team=team,
+            details={"user": user.get_username(), "role": role},
+        )
     elif membership.role != role:
         before = audit.snapshot(membership, ("role",))
         membership.role = role
@@ -130,11 +141,15 @@ def save_component(
             fields={"aliases": [f"{clash!r} already names another component."]},
         )
     created = component is None
-    before = {} if created else {
-        **audit.snapshot(component, ("name", "owner_team")),
-        "aliases": sorted(component.aliases.values_list("name", flat=True)),
-        "depends_on": sorted(component.depends_on.values_list("name", flat=True)),
-    }  # fmt: skip
+    before = (
+        {}
+        if created
+        else {
+            **audit.snapshot(component, ("name", "owner_team")),
+            "aliases": sorted(component.aliases.values_list("name", flat=True)),
+            "depends_on": sorted(component.depends_on.values_list("name", flat=True)),
+        }
+    )
     if created:
         component = Component.objects.create(
             name=name, slug=unique_component_slug(name), owner_team=owner_team
@@ -158,9 +173,14 @@ def save_component(
         "depends_on": sorted(other.name for other in depends_on if other.pk != component.pk),
     }
     if created:
-        audit.record(by=by, action=AuditEntry.Action.CREATED, target=component,
-                     target_type="component", team=owner_team,
-                     details=audit.changes({}, after))  # fmt: skip
+        audit.record(
+            by=by,
+            action=AuditEntry.Action.CREATED,
+            target=component,
+            target_type="component",
+            team=owner_team,
+            details=audit.changes({}, after),
+        )
     else:
         _audit_change(by, component, "component", owner_team, before, after)
     if renamed:
@@ -171,8 +191,13 @@ def save_component(
 @transaction.atomic
 def delete_component(*, by: Actor, component: Component) -> None:
     names = [component.name, *component.aliases.values_list("name", flat=True)]
-    audit.record(by=by, action=AuditEntry.Action.DELETED, target=component,
-                 target_type="component", team=component.owner_team)  # fmt: skip
+    audit.record(
+        by=by,
+        action=AuditEntry.Action.DELETED,
+        target=component,
+        target_type="component",
+        team=component.owner_team,
+    )
     component.delete()
     resolve_changes_later(names)
 
@@ -188,13 +213,25 @@ def resolve_changes_later(names: list[str]) -> None:
     )
 
 
-def _audit_change(by: Actor, target: object, target_type: str, team: Team | None,
-                  before: dict, after: dict | None = None) -> None:  # fmt: skip
+def _audit_change(
+    by: Actor,
+    target: object,
+    target_type: str,
+    team: Team | None,
+    before: dict,
+    after: dict | None = None,
+) -> None:
     after = after if after is not None else audit.snapshot(target, before.keys())
     details = audit.changes(before, after)
     if details:
-        audit.record(by=by, action=AuditEntry.Action.CHANGED, target=target,
-                     target_type=target_type, team=team, details=details)  # fmt: skip
+        audit.record(
+            by=by,
+            action=AuditEntry.Action.CHANGED,
+            target=target,
+            target_type=target_type,
+            team=team,
+            details=details,
+        )
 
 
 def unique_component_slug(name: str) -> str:

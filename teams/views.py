@@ -92,22 +92,27 @@ def member_add(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def member_role(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
-    membership = get_object_or_404(Membership.objects.select_related("team", "user"), pk=pk,
-                                   team__slug=slug)  # fmt: skip
+    membership = get_object_or_404(
+        Membership.objects.select_related("team", "user"), pk=pk, team__slug=slug
+    )
     _administered(request, membership.team)
     form = RoleForm(request.POST)
     if form.is_valid():
-        services.add_member(by=request.user, team=membership.team,
-                            username_or_email=membership.user.get_username(),
-                            role=form.cleaned_data["role"])  # fmt: skip
+        services.add_member(
+            by=request.user,
+            team=membership.team,
+            username_or_email=membership.user.get_username(),
+            role=form.cleaned_data["role"],
+        )
     return redirect("settings:team", slug=slug)
 
 
 @login_required
 @require_POST
 def member_remove(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
-    membership = get_object_or_404(Membership.objects.select_related("team", "user"), pk=pk,
-                                   team__slug=slug)  # fmt: skip
+    membership = get_object_or_404(
+        Membership.objects.select_related("team", "user"), pk=pk, team__slug=slug
+    )
     _administered(request, membership.team)
     services.remove_member(by=request.user, membership=membership)
     messages.success(request, f"{membership.user.get_username()} left {membership.team.name}.")

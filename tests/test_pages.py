@@ -31,8 +31,14 @@ def page_names(patterns=None, namespace: str = "") -> list[str]:
 
 def url_of(name: str) -> str:
     """The URL of a named page, with sample values for whatever it takes."""
-    for arguments in ({}, {"pk": 1}, {"slug": "x"}, {"slug": "x", "pk": 1},
-                      {"kind_word": "pipelines", "pk": 1}, {"kind_word": "pipelines"}):  # fmt: skip
+    for arguments in (
+        {},
+        {"pk": 1},
+        {"slug": "x"},
+        {"slug": "x", "pk": 1},
+        {"kind_word": "pipelines", "pk": 1},
+        {"kind_word": "pipelines"},
+    ):
         try:
             return reverse(name, kwargs=arguments)
         except NoReverseMatch:

@@ -28,8 +28,12 @@ print(json.dumps({
 
 
 def run_settings(module: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL",
-             "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "PUBLIC_URL"}}  # fmt: skip
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "PUBLIC_URL"}
+    }
     return subprocess.run(  # noqa: S603 - our own interpreter and code
         [sys.executable, "-c", PRINT_SETTINGS],
         env={**clean, "DJANGO_SETTINGS_MODULE": module, **env},

@@ -63,10 +63,27 @@ OUTCOME_SYNONYMS = {
 }
 # Fields this adapter maps; everything else in the body is kept as metadata.
 MAPPED = {
-    "component", "service", "description", "summary", "triggered_by", "changed_by", "metadata",
-    "occurred_at", "timestamp", "environment", "kind", "change_type", "outcome", "status",
-    "version", "commit", "commit_sha", "links", "idempotency_key", "branch",
-}  # fmt: skip
+    "component",
+    "service",
+    "description",
+    "summary",
+    "triggered_by",
+    "changed_by",
+    "metadata",
+    "occurred_at",
+    "timestamp",
+    "environment",
+    "kind",
+    "change_type",
+    "outcome",
+    "status",
+    "version",
+    "commit",
+    "commit_sha",
+    "links",
+    "idempotency_key",
+    "branch",
+}
 # Keys of `metadata` that Alert24 senders use for fields we have.
 METADATA_FIELDS = {"commit", "commit_sha", "environment", "version", "triggered_by", "branch"}
 

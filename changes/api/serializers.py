@@ -16,11 +16,28 @@ class ChangeEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = ChangeEvent
         fields = (
-            "id", "occurred_at", "received_at", "component", "resolved_component", "environment",
-            "kind", "outcome", "summary", "description", "triggered_by", "version", "commit",
-            "links", "metadata", "pipeline", "pipeline_name", "team", "author", "idempotency_key",
+            "id",
+            "occurred_at",
+            "received_at",
+            "component",
+            "resolved_component",
+            "environment",
+            "kind",
+            "outcome",
+            "summary",
+            "description",
+            "triggered_by",
+            "version",
+            "commit",
+            "links",
+            "metadata",
+            "pipeline",
+            "pipeline_name",
+            "team",
+            "author",
+            "idempotency_key",
             "correlated_at",
-        )  # fmt: skip
+        )
         read_only_fields = fields
 
 

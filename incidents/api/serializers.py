@@ -21,10 +21,26 @@ class IncidentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Incident
         fields = (
-            "id", "title", "description", "severity", "status", "alias", "alert_source", "team",
-            "components", "environment", "tags", "links", "started_at", "last_alert_at",
-            "repeat_count", "acknowledged_at", "resolved_at", "resolved_by_rule", "correlated_at",
-        )  # fmt: skip
+            "id",
+            "title",
+            "description",
+            "severity",
+            "status",
+            "alias",
+            "alert_source",
+            "team",
+            "components",
+            "environment",
+            "tags",
+            "links",
+            "started_at",
+            "last_alert_at",
+            "repeat_count",
+            "acknowledged_at",
+            "resolved_at",
+            "resolved_by_rule",
+            "correlated_at",
+        )
         read_only_fields = fields
 
     def get_components(self, incident: Incident) -> list[str]:

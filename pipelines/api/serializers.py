@@ -99,8 +99,17 @@ class RotatedSecretSerializer(serializers.Serializer):
 class DeliverySerializer(serializers.ModelSerializer):
     class Meta:
         model = Delivery
-        fields = ("id", "received_at", "event_type", "status_code", "outcome", "reason", "size",
-                  "payload", "object_id")  # fmt: skip
+        fields = (
+            "id",
+            "received_at",
+            "event_type",
+            "status_code",
+            "outcome",
+            "reason",
+            "size",
+            "payload",
+            "object_id",
+        )
         read_only_fields = fields
 
 

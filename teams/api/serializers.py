@@ -97,8 +97,17 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEntry
-        fields = ("id", "at", "actor", "action", "target_type", "target_id", "target_name",
-                  "team", "details")  # fmt: skip
+        fields = (
+            "id",
+            "at",
+            "actor",
+            "action",
+            "target_type",
+            "target_id",
+            "target_name",
+            "team",
+            "details",
+        )
         read_only_fields = fields
 
 

@@ -24,9 +24,13 @@ def test_open_an_incident_see_its_top_suspect_acknowledge_and_resolve(logged_in_
     started = timezone.now() - timedelta(minutes=20)
     incident = IncidentFactory(title="HighErrorRate", started_at=started, environment="production")
     IncidentComponent.objects.create(incident=incident, name=payments.name, component=payments)
-    ChangeEventFactory(component="payments-service", resolved_component=payments, version="v4.7.0",
-                       pipeline=DeploymentPipelineFactory(team=None),
-                       occurred_at=started - timedelta(minutes=8))  # fmt: skip
+    ChangeEventFactory(
+        component="payments-service",
+        resolved_component=payments,
+        version="v4.7.0",
+        pipeline=DeploymentPipelineFactory(team=None),
+        occurred_at=started - timedelta(minutes=8),
+    )
     correlation.correlate_incident(incident_id=incident.pk)
     page = logged_in_page
 

@@ -41,8 +41,10 @@ def test_a_valid_change_is_committed_and_readable(client, pipeline, user):
     assert response.status_code == 202
     change = ChangeEvent.objects.get(pk=response.json()["id"])
     assert (change.component, change.environment, change.kind) == (
-        "payments-service", "production", "rollback",
-    )  # fmt: skip
+        "payments-service",
+        "production",
+        "rollback",
+    )
     assert change.outcome == "succeeded" and change.occurred_at == change.received_at
     pipeline.refresh_from_db()
     assert pipeline.last_event_at == change.received_at

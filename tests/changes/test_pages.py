@@ -28,8 +28,11 @@ def page(client, **params) -> str:
 
 def test_filters_narrow_the_list_and_live_in_the_url(logged_in_client):
     payments = TeamFactory(slug="payments", name="Payments")
-    ChangeEventFactory(component="payments-service", summary="Pay deploy",
-                       pipeline=DeploymentPipelineFactory(team=payments))  # fmt: skip
+    ChangeEventFactory(
+        component="payments-service",
+        summary="Pay deploy",
+        pipeline=DeploymentPipelineFactory(team=payments),
+    )
     ChangeEventFactory(component="search-api", summary="Search deploy", outcome="failed")
 
     assert "Search deploy" not in page(logged_in_client, team="payments")
@@ -117,10 +120,15 @@ def test_the_page_costs_a_constant_number_of_queries(
     pipeline = DeploymentPipelineFactory()
     now = timezone.now()
     ChangeEvent.objects.bulk_create(
-        ChangeEvent(pipeline=pipeline, occurred_at=now - timedelta(minutes=i), received_at=now,
-                    component=f"service-{i % 7}", summary=f"Deploy {i}")
+        ChangeEvent(
+            pipeline=pipeline,
+            occurred_at=now - timedelta(minutes=i),
+            received_at=now,
+            component=f"service-{i % 7}",
+            summary=f"Deploy {i}",
+        )
         for i in range(count)
-    )  # fmt: skip
+    )
     logged_in_client.get(reverse("changes:list"))
     with django_assert_max_num_queries(8):
         page(logged_in_client)
@@ -156,9 +164,18 @@ def test_the_manual_form_shows_errors_inline_then_records_the_change(
     form_page = logged_in_client.get(url).content.decode()
     assert 'type="datetime-local"' in form_page
 
-    bad = logged_in_client.post(url, {"component": "", "summary": "", "kind": "manual",
-                                      "environment": "production", "occurred_at": "not a time",
-                                      "links": "ftp://x"}, headers=HTMX)  # fmt: skip
+    bad = logged_in_client.post(
+        url,
+        {
+            "component": "",
+            "summary": "",
+            "kind": "manual",
+            "environment": "production",
+            "occurred_at": "not a time",
+            "links": "ftp://x",
+        },
+        headers=HTMX,
+    )
     body = bad.content.decode()
     assert bad.status_code == 400 and "<html" not in body
     assert body.count('role="alert"') >= 3 and "Not an http(s) link" in body
@@ -166,11 +183,19 @@ def test_the_manual_form_shows_errors_inline_then_records_the_change(
 
     with django_capture_on_commit_callbacks(execute=True):
         now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
-        good = logged_in_client.post(url, {
-            "component": "Payments-Service", "summary": "Flushed the CDN cache", "kind": "config",
-            "environment": "production", "occurred_at": now,
-            "links": "https://tickets.example.com/OPS-1", "description": "by hand",
-        }, headers=HTMX)  # fmt: skip
+        good = logged_in_client.post(
+            url,
+            {
+                "component": "Payments-Service",
+                "summary": "Flushed the CDN cache",
+                "kind": "config",
+                "environment": "production",
+                "occurred_at": now,
+                "links": "https://tickets.example.com/OPS-1",
+                "description": "by hand",
+            },
+            headers=HTMX,
+        )
     assert good.status_code == 200 and good["HX-Redirect"] == reverse("changes:list")
     change = ChangeEvent.objects.get()
     assert (change.component, change.kind, change.pipeline) == ("payments-service", "config", None)
@@ -182,16 +207,26 @@ def test_the_manual_form_shows_errors_inline_then_records_the_change(
 
 def test_a_future_change_is_refused(logged_in_client):
     later = (timezone.localtime() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
-    form = {"component": "api", "summary": "x", "kind": "manual", "environment": "prod",
-            "occurred_at": later}  # fmt: skip
+    form = {
+        "component": "api",
+        "summary": "x",
+        "kind": "manual",
+        "environment": "prod",
+        "occurred_at": later,
+    }
     response = logged_in_client.post(reverse("changes:new"), form)
     assert response.status_code == 400 and "has not happened yet" in response.content.decode()
 
 
 def test_occurred_at_is_read_in_the_viewers_time_zone(logged_in_client):
     logged_in_client.cookies["tz"] = "Europe/Berlin"
-    form = {"component": "api", "summary": "x", "kind": "manual", "environment": "prod",
-            "occurred_at": "2026-01-15T10:00"}  # fmt: skip
+    form = {
+        "component": "api",
+        "summary": "x",
+        "kind": "manual",
+        "environment": "prod",
+        "occurred_at": "2026-01-15T10:00",
+    }
     logged_in_client.post(reverse("changes:new"), form)
     assert ChangeEvent.objects.get().occurred_at.isoformat() == "2026-01-15T09:00:00+00:00"
 

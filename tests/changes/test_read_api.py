@@ -37,8 +37,18 @@ def test_detail_returns_every_stored_field(client, token):
     )
     body = get(client, f"/api/v1/changes/{change.pk}", token).json()
 
-    for field in ("component", "environment", "kind", "outcome", "summary", "description",
-                  "triggered_by", "version", "commit", "idempotency_key"):  # fmt: skip
+    for field in (
+        "component",
+        "environment",
+        "kind",
+        "outcome",
+        "summary",
+        "description",
+        "triggered_by",
+        "version",
+        "commit",
+        "idempotency_key",
+    ):
         assert body[field] == getattr(change, field), field
     assert body["links"] == change.links and body["metadata"] == {"k": "v"}
     assert body["pipeline"] == change.pipeline_id
@@ -72,15 +82,23 @@ def test_filters(client, token):
     ComponentAliasFactory(component=component, name="payments-prod")
     now = timezone.now()
     target = ChangeEventFactory(
-        pipeline=pipeline, component="payments-prod", resolved_component=component,
-        environment="production", kind="rollback", outcome="failed",
+        pipeline=pipeline,
+        component="payments-prod",
+        resolved_component=component,
+        environment="production",
+        kind="rollback",
+        outcome="failed",
         occurred_at=now - timedelta(hours=1),
-    )  # fmt: skip
+    )
     ChangeEventFactory(
         component="other", environment="staging", occurred_at=now - timedelta(days=3)
     )
-    manual = ChangeEventFactory(pipeline=None, component="payments-service",
-                                resolved_component=component, idempotency_key="")  # fmt: skip
+    manual = ChangeEventFactory(
+        pipeline=None,
+        component="payments-service",
+        resolved_component=component,
+        idempotency_key="",
+    )
 
     def ids(**params):
         return {
@@ -117,7 +135,12 @@ def test_list_costs_constant_queries(client, token, count, django_assert_max_num
 
 def test_schema_lists_the_endpoints(client, token):
     schema = get(client, "/api/schema/", token, format="json").json()
-    for path in ("/api/v1/changes", "/api/v1/changes/{id}", "/api/v1/pipelines/{key}/events",
-                 "/api/deployment-events", "/v2/change/enqueue"):  # fmt: skip
+    for path in (
+        "/api/v1/changes",
+        "/api/v1/changes/{id}",
+        "/api/v1/pipelines/{key}/events",
+        "/api/deployment-events",
+        "/v2/change/enqueue",
+    ):
         assert path in schema["paths"], path
     assert {"get", "post"} <= set(schema["paths"]["/api/v1/changes"])

@@ -114,17 +114,16 @@ def test_subscription_confirmation_is_stored_and_nothing_is_fetched(client):
     assert subscription.confirmed_at is None
 
 
-def webhook_request(client, fixture: dict, *, body: str | None = None, timestamp: str | None = None,
-                    secret: str = "test-secret", url: str | None = None):  # noqa: S107  # fmt: skip
-    raw = body if body is not None else fixture["body"]
-    stamp = timestamp or fixture["headers"]["x-amzn-event-timestamp"]
-    digest = hmac.new(secret.encode(), f"{stamp}:{raw}".encode(), hashlib.sha256).digest()
+def webhook_request(client, fixture: dict, *, body: str):
+    """Send `body` signed as the DevOps Agent signs, with the fixture's timestamp."""
+    stamp = fixture["headers"]["x-amzn-event-timestamp"]
+    digest = hmac.new(b"test-secret", f"{stamp}:{body}".encode(), hashlib.sha256).digest()
     headers = {
         **fixture["headers"],
         "x-amzn-event-timestamp": stamp,
         "x-amzn-event-signature": base64.b64encode(digest).decode(),
     }
-    return send(client, {**fixture, "headers": headers}, url or url_for(fixture), body=raw)
+    return send(client, {**fixture, "headers": headers}, url_for(fixture), body=body)
 
 
 def test_signed_webhook_replay_is_refused(client):

@@ -37,8 +37,11 @@ def test_ingest_answers_and_stores_with_the_broker_down_and_the_sweep_catches_up
     AlertSourceFactory(kind="generic", key=ALERT_KEY)
 
     started = time.monotonic()
-    change = post_json(client, {"component": "payments-service", "description": "Deploy v2"},
-                       key="ci-key-0123456789")  # fmt: skip
+    change = post_json(
+        client,
+        {"component": "payments-service", "description": "Deploy v2"},
+        key="ci-key-0123456789",
+    )
     alert = client.post(
         "/api/v1/incidents",
         {"title": "Payments down", "alias": "payments-down", "components": ["payments-service"]},

@@ -23,8 +23,9 @@ NOW = timezone.now().replace(microsecond=0)
 
 def incident_on(*names: str, team=None, source_team=None, environment="", **fields):
     source = AlertSourceFactory(team=source_team)
-    incident = IncidentFactory(alert_source=source, team=team, environment=environment,
-                               started_at=NOW, **fields)  # fmt: skip
+    incident = IncidentFactory(
+        alert_source=source, team=team, environment=environment, started_at=NOW, **fields
+    )
     for name in names:
         component = ComponentFactory._meta.model.objects.filter(name=name).first()
         IncidentComponent.objects.create(incident=incident, name=name, component=component)
@@ -42,8 +43,11 @@ def change(minutes_before: float, component: str = "payments-service", **fields)
 
 def suspects(incident) -> list[int]:
     correlation.correlate_incident(incident_id=incident.pk)
-    return list(SuspectChange.objects.filter(incident=incident).order_by("rank")
-                .values_list("change_id", flat=True))  # fmt: skip
+    return list(
+        SuspectChange.objects.filter(incident=incident)
+        .order_by("rank")
+        .values_list("change_id", flat=True)
+    )
 
 
 def test_window_is_60_minutes_before_to_2_after_by_default():
@@ -77,8 +81,9 @@ def test_component_match_outranks_closer_unrelated_changes_and_dependencies_rank
     reasons = SuspectChange.objects.get(change=dependency).reasons
     assert reasons[0] == "payments-service depends on postgres-main"
     assert SuspectChange.objects.get(change=direct).reasons[:2] == [
-        "component match", "30 minutes before",
-    ]  # fmt: skip
+        "component match",
+        "30 minutes before",
+    ]
 
 
 def test_aliases_match_through_the_catalog():
@@ -140,36 +145,45 @@ def test_team_scoping(case, is_candidate):
     incident, the_change = {
         "no teams anywhere: account-wide": lambda: (
             incident_on("payments-service"),
-            change(5, pipeline=DeploymentPipelineFactory(team=None))),
+            change(5, pipeline=DeploymentPipelineFactory(team=None)),
+        ),
         "source team owns pipelines: its own pipeline's change": lambda: (
             incident_on("payments-service", source_team=payments),
-            change(5, pipeline=own_pipeline)),
+            change(5, pipeline=own_pipeline),
+        ),
         "source team owns pipelines: another team's pipeline's change": lambda: (
             incident_on("payments-service", source_team=payments),
-            change(5, component="search-api", pipeline=other_pipeline)),
+            change(5, component="search-api", pipeline=other_pipeline),
+        ),
         "source team owns pipelines: a change from a team-less pipeline": lambda: (
             incident_on("payments-service", source_team=payments),
-            change(5, component="search-api", pipeline=DeploymentPipelineFactory(team=None))),
+            change(5, component="search-api", pipeline=DeploymentPipelineFactory(team=None)),
+        ),
         "team without pipelines: fallback to account-wide": lambda: (
             incident_on("payments-service", source_team=TeamFactory()),
-            change(5, component="search-api", pipeline=other_pipeline)),
+            change(5, component="search-api", pipeline=other_pipeline),
+        ),
         "component owner team's pipeline": lambda: (
             incident_on("checkout-api", source_team=payments),
-            change(5, component="checkout-api",
-                   pipeline=DeploymentPipelineFactory(team=checkout))),
+            change(5, component="checkout-api", pipeline=DeploymentPipelineFactory(team=checkout)),
+        ),
         "several teams: the second team's pipeline": lambda: (
             incident_on("checkout-api", source_team=payments),
-            change(5, component="search-api", pipeline=DeploymentPipelineFactory(team=checkout))),
+            change(5, component="search-api", pipeline=DeploymentPipelineFactory(team=checkout)),
+        ),
         "manual change on a component the team owns": lambda: (
             incident_on("checkout-api", source_team=payments),
-            change(5, component="checkout-api", pipeline=None, idempotency_key="")),
+            change(5, component="checkout-api", pipeline=None, idempotency_key=""),
+        ),
         "manual change on another team's component": lambda: (
             incident_on("payments-service", source_team=payments),
-            change(5, component="checkout-api", pipeline=None, idempotency_key="")),
+            change(5, component="checkout-api", pipeline=None, idempotency_key=""),
+        ),
         "another team's pipeline changing a dependency": lambda: (
             incident_on("payments-service", source_team=payments),
-            change(5, component="postgres-main", pipeline=other_pipeline)),
-    }[case]()  # fmt: skip
+            change(5, component="postgres-main", pipeline=other_pipeline),
+        ),
+    }[case]()
 
     assert (the_change.pk in suspects(incident)) is is_candidate
 

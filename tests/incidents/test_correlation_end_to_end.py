@@ -31,12 +31,26 @@ def test_deployment_then_alarm_makes_the_deployment_the_top_suspect(
     deployed_at = (alarm_at - timedelta(minutes=8)).isoformat()
 
     with time_machine.travel(alarm_at - timedelta(minutes=8), tick=False):
-        ours = post_json(client, {"component": "payments-service", "environment": "production",
-                                  "description": "Deploy v4.7.0", "occurred_at": deployed_at},
-                         key="payments-ci-key-0123")  # fmt: skip
-        theirs = post_json(client, {"component": "search-api", "environment": "production",
-                                    "description": "Deploy", "occurred_at": deployed_at},
-                           key="search-ci-key-01234")  # fmt: skip
+        ours = post_json(
+            client,
+            {
+                "component": "payments-service",
+                "environment": "production",
+                "description": "Deploy v4.7.0",
+                "occurred_at": deployed_at,
+            },
+            key="payments-ci-key-0123",
+        )
+        theirs = post_json(
+            client,
+            {
+                "component": "search-api",
+                "environment": "production",
+                "description": "Deploy",
+                "occurred_at": deployed_at,
+            },
+            key="search-ci-key-01234",
+        )
     with time_machine.travel(parse_timestamp(alarm["received_at"]), tick=False):
         raised = send(client, alarm, url_for(alarm))
     assert (ours.status_code, theirs.status_code, raised.status_code) == (202, 202, 202)

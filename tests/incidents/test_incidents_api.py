@@ -28,9 +28,12 @@ def token():
 
 def call(client, method: str, url: str, credentials: str, body: dict | None = None):
     return client.generic(
-        method, url, json.dumps(body or {}), content_type="application/json",
+        method,
+        url,
+        json.dumps(body or {}),
+        content_type="application/json",
         headers={"Authorization": credentials},
-    )  # fmt: skip
+    )
 
 
 def test_list_and_detail_with_a_token(client, token):
@@ -40,8 +43,9 @@ def test_list_and_detail_with_a_token(client, token):
 
     listing = call(client, "GET", "/api/v1/incidents?status=open", f"Token {token}").json()
     assert [row["id"] for row in listing["results"]] == [open_incident.pk]
-    by_alias = call(client, "GET", "/api/v1/incidents?alias=cloudwatch-HighErrorRate",
-                    f"Token {token}").json()  # fmt: skip
+    by_alias = call(
+        client, "GET", "/api/v1/incidents?alias=cloudwatch-HighErrorRate", f"Token {token}"
+    ).json()
     assert [row["id"] for row in by_alias["results"]] == [open_incident.pk]
     detail = call(client, "GET", f"/api/v1/incidents/{open_incident.pk}", f"Token {token}").json()
     assert detail["alias"] == "cloudwatch-HighErrorRate" and len(detail["timeline"]) == 1
@@ -54,18 +58,34 @@ def test_a_source_key_sees_only_its_own_incidents(client):
 
     listing = call(client, "GET", "/api/v1/incidents", "Bearer source-one-key-0123").json()
     assert [row["id"] for row in listing["results"]] == [mine.pk]
-    assert call(client, "GET", f"/api/v1/incidents/{theirs.pk}",
-                "Bearer source-one-key-0123").status_code == 404  # fmt: skip
-    assert call(client, "PUT", f"/api/v1/incidents/{theirs.pk}", "Bearer source-one-key-0123",
-                {"status": "resolved"}).status_code == 404  # fmt: skip
+    assert (
+        call(
+            client, "GET", f"/api/v1/incidents/{theirs.pk}", "Bearer source-one-key-0123"
+        ).status_code
+        == 404
+    )
+    assert (
+        call(
+            client,
+            "PUT",
+            f"/api/v1/incidents/{theirs.pk}",
+            "Bearer source-one-key-0123",
+            {"status": "resolved"},
+        ).status_code
+        == 404
+    )
 
 
 def test_no_credentials_or_wrong_ones_are_401(client):
     incident = IncidentFactory()
     assert client.get("/api/v1/incidents").status_code == 401
     assert call(client, "GET", "/api/v1/incidents", "Bearer nope").status_code == 401
-    assert call(client, "PUT", f"/api/v1/incidents/{incident.pk}", "Token nope",
-                {"status": "resolved"}).status_code == 401  # fmt: skip
+    assert (
+        call(
+            client, "PUT", f"/api/v1/incidents/{incident.pk}", "Token nope", {"status": "resolved"}
+        ).status_code
+        == 401
+    )
 
 
 def test_people_acknowledge_resolve_reopen_and_note(client, token):
@@ -90,9 +110,11 @@ def test_people_acknowledge_resolve_reopen_and_note(client, token):
     incident.refresh_from_db()
     entries = list(incident.timeline.values_list("kind", "actor"))
     assert entries == [
-        ("acknowledged", "responder"), ("resolved", "responder"), ("reopened", "responder"),
+        ("acknowledged", "responder"),
+        ("resolved", "responder"),
+        ("reopened", "responder"),
         ("note", "responder"),
-    ]  # fmt: skip
+    ]
     assert incident.timeline.get(kind="note").data == {"text": "rolled back v2.14.1"}
 
 
@@ -105,16 +127,22 @@ def test_bad_status_is_400_naming_status(client, token, body):
 
 def test_empty_note_is_400(client, token):
     incident = IncidentFactory()
-    response = call(client, "POST", f"/api/v1/incidents/{incident.pk}/notes", f"Token {token}",
-                    {"text": "  "})  # fmt: skip
+    response = call(
+        client, "POST", f"/api/v1/incidents/{incident.pk}/notes", f"Token {token}", {"text": "  "}
+    )
     assert response.status_code == 400
 
 
 def test_the_source_key_resolves_and_leaves_a_delivery_record(client):
     source = AlertSourceFactory(key="source-two-key-0123")
     incident = IncidentFactory(alert_source=source)
-    response = call(client, "PUT", f"/api/v1/incidents/{incident.pk}", "Bearer source-two-key-0123",
-                    {"status": "resolved"})  # fmt: skip
+    response = call(
+        client,
+        "PUT",
+        f"/api/v1/incidents/{incident.pk}",
+        "Bearer source-two-key-0123",
+        {"status": "resolved"},
+    )
     assert response.status_code == 200
     incident.refresh_from_db()
     assert incident.status == "resolved" and incident.timeline.get().actor == source.name
@@ -139,8 +167,12 @@ def test_simultaneous_alerts_of_one_alias_make_one_incident():
     def post() -> None:
         client = Client()
         barrier.wait()
-        response = client.post("/api/v1/incidents", body, content_type="application/json",
-                               headers={"Authorization": "Bearer race-key-0123456789"})  # fmt: skip
+        response = client.post(
+            "/api/v1/incidents",
+            body,
+            content_type="application/json",
+            headers={"Authorization": "Bearer race-key-0123456789"},
+        )
         answers.append(response.json())
         connection.close()
 
@@ -158,8 +190,14 @@ def test_simultaneous_alerts_of_one_alias_make_one_incident():
 
 def test_schema_lists_the_alert_endpoints(client, token):
     schema = call(client, "GET", "/api/schema/?format=json", f"Token {token}").json()
-    paths = ("/api/v1/incidents", "/api/v1/incidents/{id}", "/api/v1/incidents/{id}/notes",
-             "/api/v1/alerts", "/api/v1/alert-sources/{key}/alerts", "/v2/enqueue")  # fmt: skip
+    paths = (
+        "/api/v1/incidents",
+        "/api/v1/incidents/{id}",
+        "/api/v1/incidents/{id}/notes",
+        "/api/v1/alerts",
+        "/api/v1/alert-sources/{key}/alerts",
+        "/v2/enqueue",
+    )
     for path in paths:
         assert path in schema["paths"], path
 

@@ -31,9 +31,11 @@ def sns_certificates(tmp_path, settings):
 
 
 def check_incident(expect: dict, row: dict | None = None) -> Incident:
-    incident = Incident.objects.get(alias=expect["alias"], pk=row["id"]) if row else (
-        Incident.objects.filter(alias=expect["alias"]).latest("id")
-    )  # fmt: skip
+    incident = (
+        Incident.objects.get(alias=expect["alias"], pk=row["id"])
+        if row
+        else (Incident.objects.filter(alias=expect["alias"]).latest("id"))
+    )
     assert incident.status == expect["status"]
     for field in ("severity", "title"):
         if field in expect:
@@ -102,9 +104,10 @@ def test_insufficient_data_raises_at_medium_when_the_source_says_so(client):
 @pytest.mark.parametrize("producer", ["sns_cloudwatch", "eventbridge", "pagerduty_events"])
 def test_a_redelivered_message_changes_nothing(client, producer):
     fixture = next(
-        load_fixture(producer, name) for name in fixture_names(producer)
+        load_fixture(producer, name)
+        for name in fixture_names(producer)
         if load_fixture(producer, name)["expect"].get("action") == "raise"
-    )  # fmt: skip
+    )
     source_for(producer, fixture)
     with time_machine.travel(parse_timestamp(fixture["received_at"]), tick=False):
         first = send(client, fixture, url_for(fixture)).json()

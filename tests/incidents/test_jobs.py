@@ -52,9 +52,12 @@ def test_retention_deletes_only_what_is_old_enough(settings):
     IncidentFactory(status="resolved", started_at=old, resolved_at=old)
     still_open = IncidentFactory(status="triggered", started_at=old, last_alert_at=old)
     Delivery.objects.create(
-        alert_source=still_open.alert_source, received_at=now - timedelta(days=31),
-        status_code=202, outcome="accepted", size=2,
-    )  # fmt: skip
+        alert_source=still_open.alert_source,
+        received_at=now - timedelta(days=31),
+        status_code=202,
+        outcome="accepted",
+        size=2,
+    )
 
     deleted = services.apply_retention(now=now)
 

@@ -165,25 +165,39 @@ def test_new_alias_points_existing_changes_at_the_component(
     [
         ("pipelines:\n  - name: ci\n    kind: jenkins\n", 'pipelines[0] (ci).kind: "jenkins"'),
         ("pipelines:\n  - kind: generic\n", "pipelines[0].name: This field is required."),
-        ("pipelines:\n  - name: ci\n    kind: generic\n    team: ghosts\n",
-         "pipelines[0] (ci).team: unknown team 'ghosts'"),
-        ("alert_sources:\n  - name: cw\n    kind: cloudwatch_sns\n    window_minutes: soon\n",
-         "alert_sources[0] (cw).window_minutes: A valid integer is required."),
-        ("alert_sources:\n  - name: cw\n    kind: eventbridge\n    insufficient_data: maybe\n",
-         'alert_sources[0] (cw).insufficient_data: "maybe" is not a valid choice.'),
-        ("components:\n  - name: api\n    depends_on: [nowhere]\n",
-         "components[0] (api).depends_on: unknown component 'nowhere'"),
-        ("components:\n  - name: a\n    aliases: [x]\n  - name: b\n    aliases: [x]\n",
-         "components[1] (b).aliases: 'x' is already an alias of 'a'"),
-        ("pipelines:\n  - name: ci\n    kind: generic\n    colour: blue\n",
-         "pipelines[0] (ci).colour: unknown field"),
-        ("pipelines:\n  - {name: ci, kind: generic}\n  - {name: ci, kind: github}\n",
-         "pipelines[1] (ci).name: listed twice"),
+        (
+            "pipelines:\n  - name: ci\n    kind: generic\n    team: ghosts\n",
+            "pipelines[0] (ci).team: unknown team 'ghosts'",
+        ),
+        (
+            "alert_sources:\n  - name: cw\n    kind: cloudwatch_sns\n    window_minutes: soon\n",
+            "alert_sources[0] (cw).window_minutes: A valid integer is required.",
+        ),
+        (
+            "alert_sources:\n  - name: cw\n    kind: eventbridge\n    insufficient_data: maybe\n",
+            'alert_sources[0] (cw).insufficient_data: "maybe" is not a valid choice.',
+        ),
+        (
+            "components:\n  - name: api\n    depends_on: [nowhere]\n",
+            "components[0] (api).depends_on: unknown component 'nowhere'",
+        ),
+        (
+            "components:\n  - name: a\n    aliases: [x]\n  - name: b\n    aliases: [x]\n",
+            "components[1] (b).aliases: 'x' is already an alias of 'a'",
+        ),
+        (
+            "pipelines:\n  - name: ci\n    kind: generic\n    colour: blue\n",
+            "pipelines[0] (ci).colour: unknown field",
+        ),
+        (
+            "pipelines:\n  - {name: ci, kind: generic}\n  - {name: ci, kind: github}\n",
+            "pipelines[1] (ci).name: listed twice",
+        ),
         ("services: []\n", "services: unknown section"),
         ("teams: [\n", "not valid YAML"),
         ("- just a list\n", "the file must be a mapping"),
     ],
-)  # fmt: skip
+)
 def test_invalid_files_name_entry_and_field_and_write_nothing(tmp_path, capsys, text, error):
     # A valid entry first: validation must stop it from being written too.
     errors = fails(tmp_path, "teams:\n  - slug: first\n" + text if text[0] != "-" else text, capsys)

@@ -30,8 +30,9 @@ def test_pipeline_is_created_and_printed_once_with_its_key(kind, path, capsys, s
     settings.PUBLIC_URL = "https://whatchanged.example.com"
     team = TeamFactory(slug="payments")
 
-    output = create("pipeline", "--kind", kind, "--name", f"{kind}-ci", "--team", "payments",
-                    capsys=capsys)  # fmt: skip
+    output = create(
+        "pipeline", "--kind", kind, "--name", f"{kind}-ci", "--team", "payments", capsys=capsys
+    )
 
     assert set(output) == {"id", "kind", "key", "secret", "url"}
     pipeline = DeploymentPipeline.objects.get(pk=output["id"])
@@ -57,8 +58,9 @@ def test_pipeline_is_created_and_printed_once_with_its_key(kind, path, capsys, s
     ],
 )
 def test_alert_source_url_carries_the_key_where_the_kind_takes_it(kind, takes_key_in_path, capsys):
-    output = create("alert-source", "--kind", kind, "--name", "alarms", "--secret", "test-secret",
-                    capsys=capsys)  # fmt: skip
+    output = create(
+        "alert-source", "--kind", kind, "--name", "alarms", "--secret", "test-secret", capsys=capsys
+    )
 
     source = AlertSource.objects.get(pk=output["id"])
     assert source.kind == kind and source.team is None

@@ -75,8 +75,11 @@ def test_rotation_shows_the_new_key_once_and_the_old_one_fails(client):
 
 def test_deliveries_are_listed_with_their_payload_escaped(client):
     pipeline = DeploymentPipelineFactory(key="key-with-deliveries-01")
-    post_json(Client(), {"component": "<script>alert(1)</script>", "description": "x"},
-              key="key-with-deliveries-01")  # fmt: skip
+    post_json(
+        Client(),
+        {"component": "<script>alert(1)</script>", "description": "x"},
+        key="key-with-deliveries-01",
+    )
     post_json(Client(), {"nonsense": True}, key="key-with-deliveries-01")
     client.force_login(cast().users["member"])
     page = client.get(integration_url("integration", pipeline)).content.decode()
@@ -117,10 +120,18 @@ def test_only_admins_and_staff_edit_an_alert_source(client, actor):
     people = cast()
     source = AlertSourceFactory(team=people.team, kind="cloudwatch_sns")
     client.force_login(people.users[actor])
-    form = {"name": source.name, "kind": "cloudwatch_sns", "team": people.team.pk,
-            "default_severity": "critical", "insufficient_data": "raise", "window_minutes": 90,
-            "skew_minutes": 3, "reopen_window_minutes": 10, "timestamp_tolerance_seconds": 300,
-            "default_components": "payments-service, payments-db"}  # fmt: skip
+    form = {
+        "name": source.name,
+        "kind": "cloudwatch_sns",
+        "team": people.team.pk,
+        "default_severity": "critical",
+        "insufficient_data": "raise",
+        "window_minutes": 90,
+        "skew_minutes": 3,
+        "reopen_window_minutes": 10,
+        "timestamp_tolerance_seconds": 300,
+        "default_components": "payments-service, payments-db",
+    }
     response = client.post(integration_url("integration-edit", source, "alert-sources"), form)
     source.refresh_from_db()
     assert (source.window_minutes == 90) is ALLOWED[actor]
@@ -134,11 +145,19 @@ def test_only_admins_and_staff_edit_an_alert_source(client, actor):
 def test_a_window_over_a_day_is_refused_inline(client):
     people = cast()
     client.force_login(people.users["staff"])
-    response = client.post(reverse("settings:integration-new", args=["alert-sources"]),
-                           {"name": "cw", "kind": "eventbridge", "default_severity": "high",
-                            "insufficient_data": "ignore", "window_minutes": 5000,
-                            "skew_minutes": 2, "reopen_window_minutes": 0,
-                            "timestamp_tolerance_seconds": 300})  # fmt: skip
+    response = client.post(
+        reverse("settings:integration-new", args=["alert-sources"]),
+        {
+            "name": "cw",
+            "kind": "eventbridge",
+            "default_severity": "high",
+            "insufficient_data": "ignore",
+            "window_minutes": 5000,
+            "skew_minutes": 2,
+            "reopen_window_minutes": 0,
+            "timestamp_tolerance_seconds": 300,
+        },
+    )
     assert response.status_code == 400 and "less than or equal to 1440" in response.content.decode()
 
 

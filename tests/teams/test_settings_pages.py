@@ -45,8 +45,11 @@ def test_member_management_is_for_the_teams_admins(client, actor):
 def test_adding_an_unknown_user_says_so(client):
     people = cast()
     client.force_login(people.users["team-admin"])
-    response = client.post(reverse("settings:member-add", args=[people.team.slug]),
-                           {"user": "ghost", "role": "member"}, follow=True)  # fmt: skip
+    response = client.post(
+        reverse("settings:member-add", args=[people.team.slug]),
+        {"user": "ghost", "role": "member"},
+        follow=True,
+    )
     assert "No user" in response.content.decode()
 
 
@@ -69,8 +72,9 @@ def test_an_alias_clash_is_shown_on_the_form(client):
     people = cast()
     ComponentFactory(name="search-api").aliases.create(name="search")
     client.force_login(people.users["staff"])
-    response = client.post(reverse("settings:component-new"),
-                           {"name": "finder", "aliases": "search"})  # fmt: skip
+    response = client.post(
+        reverse("settings:component-new"), {"name": "finder", "aliases": "search"}
+    )
     assert (
         response.status_code == 400
         and "already names another component" in response.content.decode()

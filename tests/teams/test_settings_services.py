@@ -22,8 +22,9 @@ def test_team_and_member_changes_are_audited():
     UserFactory(username="bo", email="bo@example.com")
     team = services.create_team(by=admin, slug="payments", name="Payments")
     services.update_team(by=admin, team=team, name="Payments & Billing")
-    membership = services.add_member(by=admin, team=team, username_or_email="BO@example.com",
-                                     role="member")  # fmt: skip
+    membership = services.add_member(
+        by=admin, team=team, username_or_email="BO@example.com", role="member"
+    )
     services.add_member(by=admin, team=team, username_or_email="bo", role="admin")
     services.remove_member(by=admin, membership=membership)
 
@@ -51,15 +52,26 @@ def test_unknown_member_and_taken_slug_are_domain_errors():
 def test_component_aliases_re_resolve_recorded_changes(django_capture_on_commit_callbacks):
     change = ChangeEventFactory(component="payments-prod", resolved_component=None)
     with django_capture_on_commit_callbacks(execute=True):
-        component = services.save_component(by="script", component=None, name="Payments-Service",
-                                            owner_team=None, aliases=["payments-prod"],
-                                            depends_on=[])  # fmt: skip
+        component = services.save_component(
+            by="script",
+            component=None,
+            name="Payments-Service",
+            owner_team=None,
+            aliases=["payments-prod"],
+            depends_on=[],
+        )
     change.refresh_from_db()
     assert change.resolved_component == component
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.save_component(by="script", component=component, name="payments-service",
-                                owner_team=None, aliases=[], depends_on=[])  # fmt: skip
+        services.save_component(
+            by="script",
+            component=component,
+            name="payments-service",
+            owner_team=None,
+            aliases=[],
+            depends_on=[],
+        )
     change.refresh_from_db()
     assert change.resolved_component is None
     assert AuditEntry.objects.filter(target_type="component").count() == 2
@@ -69,8 +81,14 @@ def test_component_aliases_re_resolve_recorded_changes(django_capture_on_commit_
 def test_an_alias_cannot_mean_two_components():
     ComponentFactory(name="payments-service").aliases.create(name="payments")
     with pytest.raises(DomainError) as raised:
-        services.save_component(by=None, component=None, name="billing", owner_team=None,
-                                aliases=["payments"], depends_on=[])  # fmt: skip
+        services.save_component(
+            by=None,
+            component=None,
+            name="billing",
+            owner_team=None,
+            aliases=["payments"],
+            depends_on=[],
+        )
     assert "aliases" in raised.value.fields
     assert not Component.objects.filter(name="billing").exists()
 
@@ -96,5 +114,6 @@ def test_integration_changes_are_audited_without_secrets():
 
 def test_update_refuses_to_touch_keys_and_secrets():
     with pytest.raises(TypeError):
-        pipeline_services.update_integration(by=None, integration=DeploymentPipelineFactory(),
-                                             secret="x")  # fmt: skip
+        pipeline_services.update_integration(
+            by=None, integration=DeploymentPipelineFactory(), secret="x"
+        )

@@ -171,15 +171,43 @@ class Command(BaseCommand):
         now = timezone.now()
         sources = {source.name: source for source in AlertSource.objects.all()}
         stories = [
-            ("cloudwatch-prod", "cloudwatch-HighErrorRate", "HighErrorRate", Severity.CRITICAL,
-             ["payments-service"], 25, "triggered"),
-            ("prometheus", "8c1f0a27d3e4b5a6", "p99 latency above 1.5s on checkout-api",
-             Severity.HIGH, ["checkout-api"], 50, "acknowledged"),
-            ("grafana-checkout", "00877cff2d3caa9b", "Checkout 5xx ratio above 5%", Severity.HIGH,
-             ["checkout-web"], 26 * 60, "resolved"),
-            ("incidents-api", "orders-db/replica-lag", "orders replica lag above 30 s",
-             Severity.MEDIUM, ["orders-consumer"], 3 * 24 * 60, "resolved"),
-        ]  # fmt: skip
+            (
+                "cloudwatch-prod",
+                "cloudwatch-HighErrorRate",
+                "HighErrorRate",
+                Severity.CRITICAL,
+                ["payments-service"],
+                25,
+                "triggered",
+            ),
+            (
+                "prometheus",
+                "8c1f0a27d3e4b5a6",
+                "p99 latency above 1.5s on checkout-api",
+                Severity.HIGH,
+                ["checkout-api"],
+                50,
+                "acknowledged",
+            ),
+            (
+                "grafana-checkout",
+                "00877cff2d3caa9b",
+                "Checkout 5xx ratio above 5%",
+                Severity.HIGH,
+                ["checkout-web"],
+                26 * 60,
+                "resolved",
+            ),
+            (
+                "incidents-api",
+                "orders-db/replica-lag",
+                "orders replica lag above 30 s",
+                Severity.MEDIUM,
+                ["orders-consumer"],
+                3 * 24 * 60,
+                "resolved",
+            ),
+        ]
         created = 0
         for source_name, alias, title, severity, components, minutes_ago, status in stories:
             source = sources[source_name]
