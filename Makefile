@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test lint
+.PHONY: install run test lint serve bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,22 @@ lint: install
 
 test: lint
 	pytest
+
+# The production shape on this machine: gunicorn + Celery worker + beat on PostgreSQL and Redis.
+# On localhost: a throwaway secret key per run, plain HTTP, persistent database connections.
+serve: export SECRET_KEY ?= $(shell python3 -c "import secrets; print(secrets.token_urlsafe(50))")
+serve: export HTTPS ?= false
+serve: export CONN_MAX_AGE ?= 60
+serve: install
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || \
+	  { echo "make serve needs DATABASE_URL=postgres://… and REDIS_URL=redis://…"; exit 2; }
+	DJANGO_SETTINGS_MODULE=config.settings.production python manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=config.settings.production python manage.py collectstatic --noinput -v0
+	DJANGO_SETTINGS_MODULE=config.settings.production honcho -f Procfile start
+
+# Benchmarks against the local PostgreSQL and Redis; the table also lands in bench/results/.
+bench: install
+	python -m bench.run
+
+bench-quick: install
+	python -m bench.run --quick

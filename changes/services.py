@@ -1,11 +1,15 @@
 """Writes for change events."""
 
-from dataclasses import asdict
+import dataclasses
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import partial
+from typing import Any
 
-from celery import current_app
+from celery import chunks, current_app
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from changes.adapters.base import CanonicalChange
@@ -16,6 +20,15 @@ from teams.components import normalise_component_name, resolve_component, resolv
 
 # CanonicalChange fields that describe the request, not the change.
 _NOT_STORED = {"event_type", "branch"}
+_STORED = tuple(
+    field.name for field in dataclasses.fields(CanonicalChange) if field.name not in _NOT_STORED
+)
+
+# The most changes record_changes takes at once: the batch API's limit. One multi-row INSERT
+# of this many rows stays well inside PostgreSQL's 65,535 parameters per statement.
+MAX_BATCH_SIZE = 1000
+# How many new changes of a batch one correlation message carries (see record_changes).
+CORRELATION_CHUNK = 100
 
 
 @transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this
@@ -30,11 +43,7 @@ def record_change(
     back and enqueues nothing. After commit, the change is handed to correlation.
     """
     received_at = received_at or timezone.now()
-    fields = {k: v for k, v in asdict(change).items() if k not in _NOT_STORED}
-    fields["component"] = normalise_component_name(change.component)
-    fields["occurred_at"] = change.occurred_at or received_at
-    fields["links"] = [dict(link) for link in change.links]
-    fields["metadata"] = dict(change.metadata)
+    fields = _stored_fields(change, received_at)
     defaults = {
         **fields,
         "received_at": received_at,
@@ -49,8 +58,8 @@ def record_change(
     else:
         event, created = ChangeEvent.objects.create(pipeline=pipeline, **defaults), True
     if created:
-        if pipeline is not None:
-            DeploymentPipeline.objects.filter(pk=pipeline.pk).update(last_event_at=received_at)
+        # pipeline.last_event_at is noted by the ingest view after commit (touch_last_event):
+        # updating that one row inside every transaction would serialise concurrent ingests.
         transaction.on_commit(lambda: _hand_to_correlation(event.pk), robust=True)
     return event, created
 
@@ -59,6 +68,114 @@ def _hand_to_correlation(change_id: int) -> None:
     # By name: changes may not import incidents. Broker down: logged (robust on_commit), the
     # event is already stored, and the periodic sweep correlates it later.
     current_app.signature("incidents.correlate_change", args=(change_id,)).delay()
+
+
+@transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this
+def record_changes(
+    *,
+    pipeline: DeploymentPipeline,
+    changes: Sequence[CanonicalChange],
+    received_at: datetime | None = None,
+) -> list[tuple[int, bool]]:
+    """Store a batch of a pipeline's changes, each once, with as many queries for 1,000 changes
+    as for one (on PostgreSQL; SQLite splits long inserts). Returns (id, created) per change,
+    in order.
+
+    Idempotent like record_change: a change whose key is already stored, or appeared earlier in
+    the batch, gets the first row's id and `created` False. Changes without a key are always
+    new. After commit, the new changes are handed to correlation, a chunk per message.
+    """
+    if len(changes) > MAX_BATCH_SIZE:
+        raise ValueError(f"at most {MAX_BATCH_SIZE} changes per batch, got {len(changes)}")
+    received_at = received_at or timezone.now()
+    rows = [_stored_fields(change, received_at) for change in changes]
+    components = resolve_components([row["component"] for row in rows])
+    keyed: dict[str, ChangeEvent] = {}  # the first change of each key
+    unkeyed: list[ChangeEvent] = []
+    for change, row in zip(changes, rows, strict=True):
+        key = change.idempotency_key
+        if key in keyed:
+            continue
+        event = ChangeEvent(
+            **row,
+            pipeline=pipeline,
+            received_at=received_at,
+            resolved_component=components.get(row["component"]),
+        )
+        if key:
+            keyed[key] = event
+        else:
+            unkeyed.append(event)
+    # Two inserts, because bulk_create returns primary keys only without ignore_conflicts:
+    # - keyed changes skip the keys already stored (ON CONFLICT DO NOTHING, which also waits
+    #   out a concurrent request inserting the same key), and their ids are read back by key.
+    #   Sorted by key, so that two batches sharing keys take the unique index's locks in the
+    #   same order and cannot deadlock.
+    # - unkeyed changes never conflict (the unique constraint excludes ""): a plain insert,
+    #   which returns their ids (PostgreSQL, and SQLite >= 3.35, with RETURNING).
+    ids: dict[str, int] = {}  # idempotency key -> id of the row that has it
+    created: set[int] = set()
+    if keyed:
+        ChangeEvent.objects.bulk_create(
+            [keyed[key] for key in sorted(keyed)], ignore_conflicts=True
+        )
+        read_back = _with_keys(pipeline, keyed.keys()).values_list(
+            "idempotency_key", "id", "received_at"
+        )
+        for key, change_id, row_received_at in read_back:
+            ids[key] = change_id
+            # A row received at another time was there before, or a concurrent request
+            # committed it first and handed it to correlation itself: a duplicate. (Only a
+            # twin received in the same microsecond would pass as ours, and be correlated
+            # twice, which correlation tolerates.)
+            if row_received_at == received_at:
+                created.add(change_id)
+    if unkeyed:
+        ChangeEvent.objects.bulk_create(unkeyed)
+        created.update(event.pk for event in unkeyed)
+    results: list[tuple[int, bool]] = []
+    unkeyed_ids = iter(event.pk for event in unkeyed)
+    for change in changes:
+        key = change.idempotency_key
+        change_id = ids[key] if key else next(unkeyed_ids)
+        results.append((change_id, change_id in created))
+        created.discard(change_id)  # a key's twins later in the batch are duplicates
+    new_ids = [change_id for change_id, is_new in results if is_new]
+    if new_ids:
+        transaction.on_commit(partial(_hand_many_to_correlation, new_ids), robust=True)
+    return results
+
+
+def _hand_many_to_correlation(change_ids: list[int]) -> None:
+    # One message per change, as record_change sends, costs about a millisecond each: longer
+    # than storing the batch. Celery's built-in chunks instead sends one `celery.starmap`
+    # message per CORRELATION_CHUNK changes (routed like incidents.correlate_change), and the
+    # worker runs correlate_change for each, in turn. By name: changes may not import
+    # incidents. A chunk that fails part-way, or a broker that is down (logged, robust
+    # on_commit), leaves the rest uncorrelated for the periodic sweep.
+    task = current_app.signature("incidents.correlate_change")
+    each = [(change_id,) for change_id in change_ids]
+    # kwargsrepr: what monitoring shows instead of a repr of 100 ids, which costs more to make.
+    chunks(task, each, CORRELATION_CHUNK).apply_async(kwargsrepr="{'it': <change ids>}")
+
+
+def _with_keys(pipeline: DeploymentPipeline, keys: Iterable[str]) -> QuerySet[ChangeEvent]:
+    # `<> ''` spelled out: PostgreSQL cannot prove it from an IN list longer than 100 by
+    # itself, and without it the partial unique index on (pipeline, key) is not used.
+    return ChangeEvent.objects.filter(pipeline=pipeline, idempotency_key__in=keys).exclude(
+        idempotency_key=""
+    )
+
+
+def _stored_fields(change: CanonicalChange, received_at: datetime) -> dict[str, Any]:
+    """The ChangeEvent columns a canonical change fills, as both record functions store them."""
+    # Not dataclasses.asdict: its deep copy costs more than the rest, 1,000 times a batch.
+    fields = {name: getattr(change, name) for name in _STORED}
+    fields["component"] = normalise_component_name(change.component)
+    fields["occurred_at"] = change.occurred_at or received_at
+    fields["links"] = [dict(link) for link in change.links]
+    fields["metadata"] = dict(change.metadata)
+    return fields
 
 
 @transaction.atomic

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from changes.models import ChangeEvent
+from changes.services import MAX_BATCH_SIZE
 
 
 class ChangeEventSerializer(serializers.ModelSerializer):
@@ -49,3 +50,41 @@ class IngestAnswerSerializer(serializers.Serializer):
     )
     status = serializers.ChoiceField(choices=("recorded", "duplicate", "ignored"))
     reason = serializers.CharField(required=False)
+
+
+class ChangeBatchSerializer(serializers.Serializer):
+    """The batch body, for the OpenAPI schema: `{"changes": [...]}` or the bare list."""
+
+    changes = serializers.ListField(
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=MAX_BATCH_SIZE,
+        help_text="changes in the generic shape of POST /api/v1/changes, each with an optional "
+        "idempotency_key",
+    )
+
+
+class ChangeBatchItemSerializer(serializers.Serializer):
+    """What happened to one change of a batch."""
+
+    index = serializers.IntegerField(help_text="its position in `changes`")
+    id = serializers.IntegerField(
+        allow_null=True, help_text="the stored change (recorded or duplicate), else null"
+    )
+    status = serializers.ChoiceField(choices=("recorded", "duplicate", "invalid", "ignored"))
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text='invalid only: {"changes.<index>.<field>": [problem]}',
+    )
+    reason = serializers.CharField(required=False, help_text="ignored only: the noise filter")
+
+
+class ChangeBatchAnswerSerializer(serializers.Serializer):
+    """One result per change, in order, and how many of each."""
+
+    results = ChangeBatchItemSerializer(many=True)
+    recorded = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+    ignored = serializers.IntegerField()

@@ -1,12 +1,13 @@
 """The change ingest endpoints (one per producer format) and the change read API."""
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from types import ModuleType
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions
 from rest_framework.generics import RetrieveAPIView
 from rest_framework.request import Request
@@ -14,8 +15,16 @@ from rest_framework.response import Response
 
 from changes import noise, selectors, services
 from changes.adapters import codepipeline, generic, github, gitlab, ilert, pagerduty
-from changes.api.serializers import ChangeEventSerializer, IngestAnswerSerializer
+from changes.adapters.base import CanonicalChange
+from changes.api.serializers import (
+    ChangeBatchAnswerSerializer,
+    ChangeBatchSerializer,
+    ChangeEventSerializer,
+    IngestAnswerSerializer,
+)
 from changes.filters import ChangeFilter
+from common.api_errors import ErrorSerializer
+from common.exceptions import DomainError
 from common.pagination import MAX_API_PAGE_SIZE, keyset_api_page
 from common.payloads import Ignored, PayloadInvalid
 from pipelines.ingest import IngestApi, IngestResult, ingest_schema
@@ -142,6 +151,73 @@ class PagerDutyChangeEventsApi(ChangeIngestApi):
         return pagerduty
 
 
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="changes_batch_ingest",
+        summary="Record up to 1,000 changes in the generic shape, with a result for each",
+        request={"application/json": ChangeBatchSerializer},
+        responses={
+            202: ChangeBatchAnswerSerializer,
+            200: ChangeBatchAnswerSerializer,
+            **dict.fromkeys((400, 401, 403, 413, 429), ErrorSerializer),
+        },
+    )
+)
+class ChangeBatchIngestApi(IngestApi):
+    """`/api/v1/changes/batch`: many changes of a generic pipeline in one request, for
+    high-volume producers. The key, limits and delivery log of /api/v1/changes (one delivery
+    record per batch); each change is read as that endpoint reads the generic shape.
+
+    Every change gets a result: the valid ones are committed whatever the others are (202), the
+    invalid ones are named by index and field. Only a batch none of whose changes can be read
+    is refused as a whole (400).
+    """
+
+    integration_model = DeploymentPipeline
+    http_method_names = ("post", "options")
+
+    def event_type(self, request: Request, payload: Any) -> str:
+        return "batch"
+
+    def ingest(
+        self,
+        *,
+        request: Request,
+        integration: DeploymentPipeline,
+        payload: Any,
+        body: bytes,
+        received_at: datetime,
+    ) -> IngestResult:
+        if integration.kind != DeploymentPipeline.Kind.GENERIC:
+            raise DomainError(
+                "Batches take the generic change shape, and this pipeline is of kind "
+                f"{integration.kind}: send its events one by one to /api/v1/changes, or send "
+                "batches with the key of a generic pipeline."
+            )
+        results: list[dict[str, Any]] = []
+        readable: list[tuple[dict[str, Any], CanonicalChange]] = []
+        for index, item in enumerate(batch_items(payload)):
+            result, change = read_batch_item(integration, index, item, request.headers)
+            results.append(result)
+            if change is not None:
+                readable.append((result, change))
+        if all(result["status"] == "invalid" for result in results):
+            errors = {
+                name: problems for result in results for name, problems in result["errors"].items()
+            }
+            raise DomainError(_errors_message(errors), fields=errors)
+        if readable:
+            stored = services.record_changes(
+                pipeline=integration,
+                changes=[change for _, change in readable],
+                received_at=received_at,
+            )
+            for (result, _), (change_id, created) in zip(readable, stored, strict=True):
+                result["id"] = change_id
+                result["status"] = "recorded" if created else "duplicate"
+        return _batch_answer(results)
+
+
 class ChangeDetailApi(RetrieveAPIView):
     """One change with every stored field."""
 
@@ -173,3 +249,75 @@ def _ignored(reason: str, event_type: str) -> IngestResult:
         event_type=event_type,
         reason=reason,
     )
+
+
+def batch_items(payload: Any) -> list[Any]:
+    """The changes of a batch body, `{"changes": [...]}` or the bare list; PayloadInvalid names
+    `changes` when there are none or too many."""
+    items = payload.get("changes") if isinstance(payload, Mapping) else payload
+    if items is None and isinstance(payload, Mapping):
+        raise PayloadInvalid("changes", "This field is required: a list of changes.")
+    if not isinstance(items, list):
+        raise PayloadInvalid("changes", 'Expected {"changes": [...]} or a list of changes.')
+    if not items:
+        raise PayloadInvalid("changes", "Send at least one change.")
+    if len(items) > services.MAX_BATCH_SIZE:
+        raise PayloadInvalid(
+            "changes",
+            f"Send at most {services.MAX_BATCH_SIZE} changes per request; this one has "
+            f"{len(items)}.",
+        )
+    return items
+
+
+def read_batch_item(
+    pipeline: DeploymentPipeline, index: int, item: Any, headers: Mapping[str, str]
+) -> tuple[dict[str, Any], CanonicalChange | None]:
+    """One change of a batch, read as /api/v1/changes reads the generic shape: its result, and
+    the change to store (None when it is invalid or the pipeline's noise filters drop it)."""
+    try:
+        change = generic.to_canonical(item, headers)
+    except PayloadInvalid as error:
+        name = f"changes.{index}"  # the adapter calls the item itself "body"
+        if error.field_name != "body":
+            name += f".{error.field_name}"
+        errors = {name: error.fields[error.field_name]}
+        return {"index": index, "id": None, "status": "invalid", "errors": errors}, None
+    reason = noise.noise_reason(pipeline, change)
+    if reason:
+        return {"index": index, "id": None, "status": "ignored", "reason": reason}, None
+    # Recorded unless record_changes finds it a duplicate; the id once it is stored.
+    return {"index": index, "id": None, "status": "recorded"}, change
+
+
+def _batch_answer(results: list[dict[str, Any]]) -> IngestResult:
+    counts = Counter(result["status"] for result in results)
+    stored_ids = [result["id"] for result in results if result["id"] is not None]
+    reason = ", ".join(
+        f"{counts[status]} {status}" for status in ("recorded", "duplicate", "invalid", "ignored")
+    )
+    errors = {
+        name: problems for result in results for name, problems in result.get("errors", {}).items()
+    }
+    if errors:
+        reason += f"; {_errors_message(errors)}"
+    return IngestResult(
+        status_code=202 if stored_ids else 200,
+        data={
+            "results": results,
+            "recorded": counts["recorded"],
+            "duplicates": counts["duplicate"],
+            "invalid": counts["invalid"],
+            "ignored": counts["ignored"],
+        },
+        outcome=Delivery.Outcome.ACCEPTED if stored_ids else Delivery.Outcome.IGNORED,
+        event_type="batch",
+        reason=reason,
+        object_id=stored_ids[0] if stored_ids else None,
+    )
+
+
+def _errors_message(errors: dict[str, list[str]]) -> str:
+    name, problems = next(iter(errors.items()))
+    message = f"{name}: {problems[0]}"
+    return message if len(errors) == 1 else f"{message} (and {len(errors) - 1} more)"

@@ -1,0 +1,32 @@
+-- Shared by the wrk scripts: a per-thread counter for unique ids, and answers counted by status.
+counter = 0
+statuses = {}
+local threads = {}
+
+function setup(thread)
+  thread:set("thread_id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function unique_id()
+  counter = counter + 1
+  return string.format("bench-%d-%d-%d", thread_id, counter, math.random(1, 1000000000))
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local totals = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      totals[status] = (totals[status] or 0) + count
+    end
+  end
+  for status, count in pairs(totals) do
+    io.write(string.format("STATUS %d %d\n", status, count))
+  end
+  io.write(string.format("LATENCY %f %f\n", latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000))
+end
