@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -60,6 +61,7 @@ def main() -> None:
     env = {**os.environ, **ENV}
     ensure_wrk()
     recreate_database()
+    redis.Redis.from_url(ENV["REDIS_URL"]).flushdb()  # no task left over from a previous run
     manage(env, "migrate", "-v0")
     manage(env, "collectstatic", "--noinput", "-v0")
     manage(env, "apply_config", "bench/config.yaml", quiet=True)
@@ -175,7 +177,11 @@ def serving(env: dict) -> Iterator[dict[str, subprocess.Popen]]:
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
         for process in processes.values():
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # a worker still correlating the backlog
+                process.kill()
+                process.wait()
 
 
 def wait_until_up(url: str) -> None:
