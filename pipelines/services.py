@@ -53,14 +53,7 @@ def create_integration(
         key_prefix=visible_prefix(key),
         **settings,
     )
-    audit.record(
-        by=by,
-        action=AuditEntry.Action.CREATED,
-        target=integration,
-        target_type=_type_name(integration),
-        team=team,
-        details={"kind": kind, **settings},
-    )
+    _audit(by, AuditEntry.Action.CREATED, integration, {"kind": kind, **settings})
     return integration, key
 
 
@@ -78,14 +71,7 @@ def update_integration(*, by: Actor, integration: Integration, **fields: Any) ->
     integration.save()
     details = audit.changes(before, fields)
     if details:
-        audit.record(
-            by=by,
-            action=AuditEntry.Action.CHANGED,
-            target=integration,
-            target_type=_type_name(integration),
-            team=integration.team,
-            details=details,
-        )
+        _audit(by, AuditEntry.Action.CHANGED, integration, details)
     return integration
 
 
@@ -96,13 +82,7 @@ def rotate_key(*, integration: Integration, key: str | None = None, by: Actor = 
     integration.key_hash = hash_token(key)
     integration.key_prefix = visible_prefix(key)
     integration.save(update_fields=("key_hash", "key_prefix", "updated_at"))
-    audit.record(
-        by=by,
-        action=AuditEntry.Action.ROTATED,
-        target=integration,
-        target_type=_type_name(integration),
-        team=integration.team,
-    )
+    _audit(by, AuditEntry.Action.ROTATED, integration)
     return key
 
 
@@ -111,14 +91,7 @@ def rotate_secret(*, integration: Integration, by: Actor) -> str:
     """A new signing secret, shown once; producers must be given it before they sign again."""
     integration.secret = new_secret()
     integration.save(update_fields=("secret", "updated_at"))
-    audit.record(
-        by=by,
-        action=AuditEntry.Action.ROTATED,
-        target=integration,
-        target_type=_type_name(integration),
-        team=integration.team,
-        details={"what": "signing secret"},
-    )
+    _audit(by, AuditEntry.Action.ROTATED, integration, {"what": "signing secret"})
     return integration.secret
 
 
@@ -128,32 +101,31 @@ def set_enabled(*, integration: Integration, enabled: bool, by: Actor) -> Integr
         integration.enabled = enabled
         integration.save(update_fields=("enabled", "updated_at"))
         action = AuditEntry.Action.ENABLED if enabled else AuditEntry.Action.DISABLED
-        audit.record(
-            by=by,
-            action=action,
-            target=integration,
-            target_type=_type_name(integration),
-            team=integration.team,
-        )
+        _audit(by, action, integration)
     return integration
 
 
 @transaction.atomic
 def delete_integration(*, integration: Integration, by: Actor) -> None:
     """Delete it; the changes and incidents it brought in stay, without it."""
-    audit.record(
-        by=by,
-        action=AuditEntry.Action.DELETED,
-        target=integration,
-        target_type=_type_name(integration),
-        team=integration.team,
-    )
+    _audit(by, AuditEntry.Action.DELETED, integration)
     integration.delete()
 
 
 def _check_name_free(model: type[Integration], name: str, excluding: int | None = None) -> None:
     if model.objects.filter(name=name).exclude(pk=excluding).exists():
         raise SettingInvalid(f"{name!r} is taken.", fields={"name": ["Another one has this name."]})
+
+
+def _audit(by: Actor, action: str, integration: Integration, details: dict | None = None) -> None:
+    audit.record(
+        by=by,
+        action=action,
+        target=integration,
+        target_type=_type_name(integration),
+        team=integration.team,
+        details=details,
+    )
 
 
 def _type_name(integration: Integration) -> str:
@@ -201,12 +173,10 @@ def confirm_sns_subscription(*, subscription: SnsSubscription, by: str) -> SnsSu
         subscription.confirmed_by = by[:150]
         subscription.save(update_fields=("confirmed_at", "confirmed_by"))
         source = subscription.alert_source
-        audit.record(
-            by=by,
-            action=AuditEntry.Action.CHANGED,
-            target=source,
-            target_type="alert source",
-            team=source.team,
-            details={"sns_subscription": ["pending", f"confirmed {subscription.topic_arn}"]},
+        _audit(
+            by,
+            AuditEntry.Action.CHANGED,
+            source,
+            {"sns_subscription": ["pending", f"confirmed {subscription.topic_arn}"]},
         )
     return subscription
