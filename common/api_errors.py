@@ -3,12 +3,15 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from common.exceptions import DomainError
+
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -55,6 +58,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Map domain errors and every DRF exception to the one error shape."""
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is restarting or unreachable: nothing was committed, so say "retry",
+        # never a 500 and never a 2xx.
+        message = "The database is unavailable; nothing was stored. Retry shortly."
+        response = Response(error_body("unavailable", message), status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
