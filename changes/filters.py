@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from changes.models import ChangeEvent
+from common.widgets import FastSelect
 from pipelines.models import DeploymentPipeline
 from teams.components import normalise_component_name
 from teams.models import ComponentAlias, Team
@@ -29,21 +30,25 @@ class ChangeFilter(django_filters.FilterSet):
         method="filter_team",
         empty_label="All teams",
         help_text="team slug",
+        widget=FastSelect,
     )
     component = django_filters.CharFilter(method="filter_component")
     environment = django_filters.CharFilter(lookup_expr="iexact")
     pipeline = django_filters.ModelChoiceFilter(
-        queryset=DeploymentPipeline.objects.all(), empty_label="All pipelines"
+        queryset=DeploymentPipeline.objects.all(), empty_label="All pipelines", widget=FastSelect
     )
-    kind = django_filters.ChoiceFilter(choices=ChangeEvent.Kind.choices, empty_label="All kinds")
+    kind = django_filters.ChoiceFilter(
+        choices=ChangeEvent.Kind.choices, empty_label="All kinds", widget=FastSelect
+    )
     outcome = django_filters.ChoiceFilter(
-        choices=ChangeEvent.Outcome.choices, empty_label="All outcomes"
+        choices=ChangeEvent.Outcome.choices, empty_label="All outcomes", widget=FastSelect
     )
     range = django_filters.ChoiceFilter(
         choices=[(key, f"Last {key}") for key in RANGES],
         method="filter_range",
         empty_label="Any time",
         label="Time",
+        widget=FastSelect,
     )
     since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
