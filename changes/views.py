@@ -5,7 +5,6 @@ from dataclasses import replace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,7 +20,7 @@ from common.htmx import HtmxHttpRequest, is_partial
 from common.pagination import keyset_page
 from pipelines.models import DeploymentPipeline
 from teams.models import Component
-from teams.permissions import can_administer
+from teams.permissions import require_admin
 
 POLL_LIMIT = 50
 SUGGESTIONS = 10
@@ -126,8 +125,7 @@ def _query_without(request: HtmxHttpRequest, name: str) -> str:
 def pipeline_test_event(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Settings' "Send test event": a test change through the pipeline, then back to it."""
     pipeline = get_object_or_404(DeploymentPipeline.objects.select_related("team"), pk=pk)
-    if not can_administer(request.user, pipeline.team):
-        raise PermissionDenied("Only an admin of this team (or staff) may send test events.")
+    require_admin(request.user, pipeline.team)
     event = services.send_test_change(pipeline=pipeline, by=request.user)
     messages.success(request, f"Test change recorded: {event.summary}.")
     return redirect("settings:integration", kind_word="pipelines", pk=pipeline.pk)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +22,7 @@ from incidents import insights, selectors, services
 from incidents.forms import IncidentListFilter, VerdictForm
 from incidents.models import Incident, SuspectChange
 from pipelines.models import AlertSource
-from teams.permissions import can_administer
+from teams.permissions import require_admin
 
 LIST_TEMPLATE = "incidents/incident_list.html"
 DETAIL_TEMPLATE = "incidents/incident_detail.html"
@@ -200,8 +199,7 @@ def component_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def alert_source_test_event(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Settings' "Send test alert": an info incident through the source, then back to it."""
     source = get_object_or_404(AlertSource.objects.select_related("team"), pk=pk)
-    if not can_administer(request.user, source.team):
-        raise PermissionDenied("Only an admin of this team (or staff) may send test alerts.")
+    require_admin(request.user, source.team)
     incident = services.send_test_alert(source=source, by=request.user)
     messages.success(request, f"Test alert raised: incident #{incident.pk}.")
     return redirect("settings:integration", kind_word="alert-sources", pk=source.pk)

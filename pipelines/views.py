@@ -9,7 +9,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,7 +22,7 @@ from pipelines.exceptions import SubscriptionNotConfirmed
 from pipelines.forms import AlertSourceForm, PipelineForm
 from pipelines.models import AlertSource, DeploymentPipeline, Integration, SnsSubscription
 from teams.models import Component, Team
-from teams.permissions import can_administer
+from teams.permissions import can_administer, require_admin
 
 # URL word -> (model, form, label)
 INTEGRATIONS: dict[str, tuple[type[Integration], type[PipelineForm], str]] = {
@@ -57,7 +56,7 @@ def integration_create(request: HtmxHttpRequest, kind_word: str) -> HttpResponse
     model, form_class, label = INTEGRATIONS[kind_word]
     form = form_class(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        _administered(request, form.cleaned_data["team"])
+        require_admin(request.user, form.cleaned_data["team"])
         integration, key = services.create_integration(
             model=model, by=request.user, **form.cleaned_data
         )
@@ -102,10 +101,10 @@ def integration_detail(request: HtmxHttpRequest, kind_word: str, pk: int) -> Htt
 def integration_edit(request: HtmxHttpRequest, kind_word: str, pk: int) -> HttpResponse:
     model, form_class, label = INTEGRATIONS[kind_word]
     integration = get_object_or_404(model.objects.select_related("team"), pk=pk)
-    _administered(request, integration.team)
+    require_admin(request.user, integration.team)
     form = form_class(request.POST or None, instance=model.objects.get(pk=pk), user=request.user)
     if request.method == "POST" and form.is_valid():
-        _administered(request, form.cleaned_data["team"])
+        require_admin(request.user, form.cleaned_data["team"])
         services.update_integration(by=request.user, integration=integration, **form.cleaned_data)
         messages.success(request, "Saved.")
         return redirect(_detail_url(kind_word, integration))
@@ -160,7 +159,7 @@ def sns_subscription_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     subscription = get_object_or_404(
         SnsSubscription.objects.select_related("alert_source__team"), pk=pk
     )
-    _administered(request, subscription.alert_source.team)
+    require_admin(request.user, subscription.alert_source.team)
     try:
         services.confirm_sns_subscription(subscription=subscription, by=request.user.get_username())
     except SubscriptionNotConfirmed as error:
@@ -173,13 +172,8 @@ def sns_subscription_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def _changeable(request: HtmxHttpRequest, kind_word: str, pk: int) -> Integration:
     model = INTEGRATIONS[kind_word][0]
     integration = get_object_or_404(model.objects.select_related("team"), pk=pk)
-    _administered(request, integration.team)
+    require_admin(request.user, integration.team)
     return integration
-
-
-def _administered(request: HtmxHttpRequest, team: Team | None) -> None:
-    if not can_administer(request.user, team):
-        raise PermissionDenied("Only an admin of this team (or staff) may change it.")
 
 
 def _show_once(request: HtmxHttpRequest, integration: Integration, **secrets: Any) -> None:

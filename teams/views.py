@@ -18,7 +18,7 @@ from common.pagination import keyset_page
 from teams import services
 from teams.forms import ComponentForm, MemberForm, RoleForm, TeamForm, TeamNameForm
 from teams.models import AuditEntry, Component, Membership, Team
-from teams.permissions import administered_teams, can_administer
+from teams.permissions import administered_teams, can_administer, require_admin
 
 
 @login_required
@@ -57,7 +57,8 @@ def team_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def team_update(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    team = _administered(request, get_object_or_404(Team, slug=slug))
+    team = get_object_or_404(Team, slug=slug)
+    require_admin(request.user, team)
     form = TeamNameForm(request.POST, instance=Team.objects.get(pk=team.pk))
     if form.is_valid():
         services.update_team(by=request.user, team=team, name=form.cleaned_data["name"])
@@ -70,7 +71,8 @@ def team_update(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def member_add(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    team = _administered(request, get_object_or_404(Team, slug=slug))
+    team = get_object_or_404(Team, slug=slug)
+    require_admin(request.user, team)
     form = MemberForm(request.POST)
     if form.is_valid():
         try:
@@ -95,7 +97,7 @@ def member_role(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     membership = get_object_or_404(
         Membership.objects.select_related("team", "user"), pk=pk, team__slug=slug
     )
-    _administered(request, membership.team)
+    require_admin(request.user, membership.team)
     form = RoleForm(request.POST)
     if form.is_valid():
         services.add_member(
@@ -113,7 +115,7 @@ def member_remove(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     membership = get_object_or_404(
         Membership.objects.select_related("team", "user"), pk=pk, team__slug=slug
     )
-    _administered(request, membership.team)
+    require_admin(request.user, membership.team)
     services.remove_member(by=request.user, membership=membership)
     messages.success(request, f"{membership.user.get_username()} left {membership.team.name}.")
     return redirect("settings:team", slug=slug)
@@ -136,11 +138,11 @@ def component_edit(request: HtmxHttpRequest, slug: str | None = None) -> HttpRes
     """Create (no slug) or edit a catalog component, its aliases and dependencies."""
     component = get_object_or_404(Component, slug=slug) if slug else None
     if component is not None:
-        _administered(request, component.owner_team)
+        require_admin(request.user, component.owner_team)
     teams = administered_teams(request.user)
     form = ComponentForm(request.POST or None, teams=teams, component=component)
     if request.method == "POST" and form.is_valid():
-        _administered(request, form.cleaned_data["owner_team"])
+        require_admin(request.user, form.cleaned_data["owner_team"])
         try:
             saved = services.save_component(
                 by=request.user,
@@ -164,7 +166,7 @@ def component_edit(request: HtmxHttpRequest, slug: str | None = None) -> HttpRes
 @require_POST
 def component_delete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     component = get_object_or_404(Component.objects.select_related("owner_team"), slug=slug)
-    _administered(request, component.owner_team)
+    require_admin(request.user, component.owner_team)
     services.delete_component(by=request.user, component=component)
     messages.success(request, f"Deleted {component.name}.")
     return redirect("settings:components")
@@ -180,9 +182,3 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     page = keyset_page(entries, time_field="at", before=request.GET.get("before", ""))
     context = {"page": page, "teams": Team.objects.all(), "team_slug": team_slug}
     return render(request, "teams/audit_log.html", context)
-
-
-def _administered(request: HtmxHttpRequest, team: Team | None) -> Team | None:
-    if not can_administer(request.user, team):
-        raise PermissionDenied("Only an admin of this team (or staff) may change it.")
-    return team

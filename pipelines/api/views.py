@@ -29,8 +29,9 @@ from pipelines.api.serializers import (
 from pipelines.deliveries import KEEP_PER_INTEGRATION
 from pipelines.endpoints import ingest_url
 from pipelines.models import AlertSource, DeploymentPipeline, Integration
-from teams.api.permissions import CanAdministerOrReadOnly, require_admin
+from teams.api.permissions import CanAdministerOrReadOnly
 from teams.models import Team
+from teams.permissions import require_admin
 
 ERRORS = dict.fromkeys((400, 403, 404), ErrorSerializer)
 

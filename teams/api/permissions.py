@@ -13,9 +13,7 @@ from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
 from teams.models import Team
-from teams.permissions import can_administer
-
-REFUSED = "Only an admin of this team (or staff) may change it."
+from teams.permissions import REFUSED, can_administer
 
 
 class TeamOwnedView(Protocol):
@@ -34,13 +32,6 @@ class CanAdministerOrReadOnly(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             return True
         return can_administer(request.user, view.team_of(obj))
-
-
-def require_admin(user: AbstractBaseUser, *teams: Team | None) -> None:
-    """403 unless `user` may administer every one of `teams` (None: no team, so staff only)."""
-    for team in dict.fromkeys(teams):  # each team once, in order
-        if not can_administer(user, team):
-            raise exceptions.PermissionDenied(REFUSED)
 
 
 def require_staff(user: AbstractBaseUser, doing: str) -> None:

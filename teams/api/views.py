@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from common.api_errors import ErrorSerializer
 from common.pagination import MAX_API_PAGE_SIZE, keyset_api_page
 from teams import services
-from teams.api.permissions import CanAdministerOrReadOnly, require_admin, require_staff
+from teams.api.permissions import CanAdministerOrReadOnly, require_staff
 from teams.api.serializers import (
     AuditEntrySerializer,
     AuditLogPageSerializer,
@@ -28,6 +28,7 @@ from teams.api.serializers import (
     TeamSerializer,
 )
 from teams.models import AuditEntry, Component, Membership, Team
+from teams.permissions import require_admin
 
 ERRORS = dict.fromkeys((400, 403, 404), ErrorSerializer)
 CREATE_ERRORS = dict.fromkeys((400, 403), ErrorSerializer)
