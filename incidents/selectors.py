@@ -4,15 +4,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import (
-    Case,
     Exists,
-    IntegerField,
     OuterRef,
     Prefetch,
     QuerySet,
     Subquery,
     Value,
-    When,
     prefetch_related_objects,
 )
 
@@ -44,18 +41,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def incident_list() -> QuerySet[Incident]:
-    """Incidents, open ones first, with what the list shows beside them."""
-    return (
-        Incident.objects.select_related("alert_source", "team")
-        .prefetch_related("components")
-        .annotate(
-            is_closed=Case(
-                When(status=Incident.Status.RESOLVED, then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            )
-        )
-    )
+    """Incidents with what the API lists beside them."""
+    return Incident.objects.select_related("alert_source", "team").prefetch_related("components")
 
 
 def incident_detail() -> QuerySet[Incident]:
