@@ -19,7 +19,6 @@ from pipelines.models import AlertSource, DeploymentPipeline, Integration, Sever
 from pipelines.services import create_integration, rotate_key, update_integration
 from teams.config_as_code import apply_catalog, validate_catalog
 from teams.models import Team
-from teams.services import resolve_changes_later
 
 SECTIONS = ("teams", "components", "pipelines", "alert_sources")
 
@@ -111,9 +110,7 @@ def apply_config(document: Mapping[str, Any]) -> dict[str, dict[str, dict[str, A
     if errors:
         raise ConfigInvalid(errors)
 
-    renamed = apply_catalog(catalog)
-    if renamed:
-        resolve_changes_later(sorted(renamed))
+    apply_catalog(catalog)
     teams = {team.slug: team for team in Team.objects.all()}
     return {
         "pipelines": _apply_integrations(

@@ -6,9 +6,11 @@ from typing import Any
 from rest_framework import serializers
 
 from common.config_files import validate_section
+from teams import services
 from teams.components import normalise_component_name
 from teams.models import Component, ComponentAlias, Team
-from teams.services import unique_component_slug
+
+BY = "apply_config"
 
 
 class TeamEntry(serializers.Serializer):
@@ -66,50 +68,49 @@ def validate_catalog(document: Mapping[str, Any], errors: list[str]) -> dict[str
     return {"teams": teams, "components": components}
 
 
-def apply_catalog(catalog: dict[str, list[dict]]) -> set[str]:
-    """Create or update the listed teams and components. Returns the names whose meaning changed.
+def apply_catalog(catalog: dict[str, list[dict]]) -> None:
+    """Create or update the listed teams and components through the settings services (so the
+    audit log sees them), leaving out what an entry does not list.
 
     Runs inside the caller's transaction; the caller has validated `catalog`.
     """
     for entry in catalog["teams"]:
-        team, created = Team.objects.get_or_create(
-            slug=entry["slug"], defaults={"name": entry.get("name", entry["slug"])}
-        )
-        if not created and "name" in entry and team.name != entry["name"]:
-            team.name = entry["name"]
-            team.save(update_fields=["name"])
+        team = Team.objects.filter(slug=entry["slug"]).first()
+        if team is None:
+            services.create_team(by=BY, slug=entry["slug"], name=entry.get("name", entry["slug"]))
+        elif "name" in entry:
+            services.update_team(by=BY, team=team, name=entry["name"])
 
     teams = {team.slug: team for team in Team.objects.all()}
-    components: dict[str, Component] = {}
-    renamed: set[str] = set()
-    for entry in catalog["components"]:
-        component, created = Component.objects.get_or_create(
-            name=entry["name"], defaults={"slug": unique_component_slug(entry["name"])}
-        )
-        if created:
-            renamed.add(component.name)
-        if "team" in entry:
-            owner = teams.get(entry["team"]) if entry["team"] else None
-            if component.owner_team_id != (owner.pk if owner else None):
-                component.owner_team = owner
-                component.save(update_fields=["owner_team"])
-        if "aliases" in entry:
-            current = set(component.aliases.values_list("name", flat=True))
-            wanted = set(entry["aliases"])
-            if current != wanted:
-                ComponentAlias.objects.filter(
-                    component=component, name__in=current - wanted
-                ).delete()
-                # An alias moving between two listed components: take it from the other first.
-                ComponentAlias.objects.filter(name__in=wanted - current).delete()
-                ComponentAlias.objects.bulk_create(
-                    ComponentAlias(component=component, name=alias) for alias in wanted - current
+    listed = [entry["name"] for entry in catalog["components"]]
+    # An alias moving between two listed components: free it first, whatever the file's order.
+    moving = {alias for entry in catalog["components"] for alias in entry.get("aliases", [])}
+    ComponentAlias.objects.filter(name__in=moving, component__name__in=listed).exclude(
+        component__name__in=[e["name"] for e in catalog["components"] if "aliases" not in e]
+    ).delete()
+    # Two passes: a component may depend on one listed after it.
+    for depends_pass in (False, True):
+        existing = {c.name: c for c in Component.objects.filter(name__in=listed)}
+        for entry in catalog["components"]:
+            if depends_pass and "depends_on" not in entry:
+                continue
+            component = existing.get(entry["name"])
+            owner = component.owner_team if component else None
+            if "team" in entry:
+                owner = teams.get(entry["team"]) if entry["team"] else None
+            aliases = entry.get("aliases")
+            if aliases is None:
+                aliases = (
+                    list(component.aliases.values_list("name", flat=True)) if component else []
                 )
-                renamed |= current ^ wanted
-        components[component.name] = component
-
-    for entry in catalog["components"]:
-        if "depends_on" in entry:
-            dependencies = Component.objects.filter(name__in=entry["depends_on"])
-            components[entry["name"]].depends_on.set(dependencies)
-    return renamed
+            depends_on = list(component.depends_on.all()) if component else []
+            if depends_pass:
+                depends_on = list(Component.objects.filter(name__in=entry["depends_on"]))
+            services.save_component(
+                by=BY,
+                component=component,
+                name=entry["name"],
+                owner_team=owner,
+                aliases=aliases or [],
+                depends_on=depends_on,
+            )
