@@ -3,20 +3,21 @@
 import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import partial
 from typing import Any
 
-from celery import chunks, current_app
+from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from changes.adapters.base import CanonicalChange
 from changes.models import ChangeEvent
 from pipelines.deliveries import record_delivery
 from pipelines.models import Delivery, DeploymentPipeline
-from teams.components import normalise_component_name, resolve_component, resolve_components
+from teams.components import normalise_component_name, resolve_component_id, resolve_components
 
 # CanonicalChange fields that describe the request, not the change.
 _NOT_STORED = {"event_type", "branch"}
@@ -27,11 +28,12 @@ _STORED = tuple(
 # The most changes record_changes takes at once: the batch API's limit. One multi-row INSERT
 # of this many rows stays well inside PostgreSQL's 65,535 parameters per statement.
 MAX_BATCH_SIZE = 1000
-# How many new changes of a batch one correlation message carries (see record_changes).
-CORRELATION_CHUNK = 100
+# Set while a correlation of new changes is queued (request_correlation). Should the message be
+# lost, the request expires and the next change asks again; the periodic sweep also catches up.
+CORRELATION_REQUESTED = "correlation:changes-requested"
+CORRELATION_REQUEST_SECONDS = 30
 
 
-@transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this
 def record_change(
     *,
     pipeline: DeploymentPipeline | None,
@@ -44,30 +46,64 @@ def record_change(
     """
     received_at = received_at or timezone.now()
     fields = _stored_fields(change, received_at)
-    defaults = {
+    event = ChangeEvent(
         **fields,
-        "received_at": received_at,
-        "author": author,
-        "resolved_component": resolve_component(fields["component"]),
-    }
-    if change.idempotency_key and pipeline is not None:
-        # The unique constraint makes this race-safe: a concurrent twin gets the winner's row.
-        event, created = ChangeEvent.objects.get_or_create(
-            pipeline=pipeline, idempotency_key=change.idempotency_key, defaults=defaults
+        pipeline=pipeline,
+        received_at=received_at,
+        author=author,
+        resolved_component_id=resolve_component_id(fields["component"]),
+    )
+    try:
+        _insert(event)
+    except IntegrityError:
+        # The unique (pipeline, idempotency key) constraint: a redelivery, or a concurrent twin
+        # that committed first. Its row is the answer. One INSERT in the common case, rather
+        # than get_or_create's SELECT, SAVEPOINT, INSERT, RELEASE.
+        first = (
+            ChangeEvent.objects.filter(pipeline=pipeline, idempotency_key=change.idempotency_key)
+            .exclude(idempotency_key="")
+            .first()
         )
-    else:
-        event, created = ChangeEvent.objects.create(pipeline=pipeline, **defaults), True
-    if created:
-        # pipeline.last_event_at is noted by the ingest view after commit (touch_last_event):
-        # updating that one row inside every transaction would serialise concurrent ingests.
-        transaction.on_commit(lambda: _hand_to_correlation(event.pk), robust=True)
-    return event, created
+        if first is None:
+            raise
+        return first, False
+    return event, True
 
 
-def _hand_to_correlation(change_id: int) -> None:
-    # By name: changes may not import incidents. Broker down: logged (robust on_commit), the
-    # event is already stored, and the periodic sweep correlates it later.
-    current_app.signature("incidents.correlate_change", args=(change_id,)).delay()
+@transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this
+def _insert(event: ChangeEvent) -> None:
+    event.save(force_insert=True)
+    # pipeline.last_event_at is noted by the ingest view after commit (touch_last_event):
+    # updating that one row inside every transaction would serialise concurrent ingests.
+    transaction.on_commit(request_correlation, robust=True)
+
+
+def request_correlation() -> None:
+    """Ask the worker to correlate the changes committed so far, unless it is asked already.
+
+    One message for a burst of changes, not one each: the worker takes every change waiting
+    when it starts (incidents.correlate_pending_changes, which clears the request first). By
+    name: changes may not import incidents. Broker down: logged (robust on_commit), the
+    events are stored, and the periodic sweep correlates them later.
+    """
+    try:
+        asked = not cache.add(CORRELATION_REQUESTED, 1, CORRELATION_REQUEST_SECONDS)
+    except (RedisError, OSError):
+        asked = False
+    if not asked:
+        try:
+            current_app.signature("incidents.correlate_pending_changes").delay()
+        except Exception:
+            take_correlation_request()  # not asked after all: the next change tries again
+            raise
+
+
+def take_correlation_request() -> None:
+    """For the worker, before it reads the waiting changes: later ones must ask again."""
+    try:
+        cache.delete(CORRELATION_REQUESTED)
+    except (RedisError, OSError):
+        pass  # the request expires by itself
 
 
 @transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this
@@ -140,23 +176,9 @@ def record_changes(
         change_id = ids[key] if key else next(unkeyed_ids)
         results.append((change_id, change_id in created))
         created.discard(change_id)  # a key's twins later in the batch are duplicates
-    new_ids = [change_id for change_id, is_new in results if is_new]
-    if new_ids:
-        transaction.on_commit(partial(_hand_many_to_correlation, new_ids), robust=True)
+    if any(is_new for _, is_new in results):
+        transaction.on_commit(request_correlation, robust=True)
     return results
-
-
-def _hand_many_to_correlation(change_ids: list[int]) -> None:
-    # One message per change, as record_change sends, costs about a millisecond each: longer
-    # than storing the batch. Celery's built-in chunks instead sends one `celery.starmap`
-    # message per CORRELATION_CHUNK changes (routed like incidents.correlate_change), and the
-    # worker runs correlate_change for each, in turn. By name: changes may not import
-    # incidents. A chunk that fails part-way, or a broker that is down (logged, robust
-    # on_commit), leaves the rest uncorrelated for the periodic sweep.
-    task = current_app.signature("incidents.correlate_change")
-    each = [(change_id,) for change_id in change_ids]
-    # kwargsrepr: what monitoring shows instead of a repr of 100 ids, which costs more to make.
-    chunks(task, each, CORRELATION_CHUNK).apply_async(kwargsrepr="{'it': <change ids>}")
 
 
 def _with_keys(pipeline: DeploymentPipeline, keys: Iterable[str]) -> QuerySet[ChangeEvent]:

@@ -12,6 +12,7 @@
 Scores and reasons are stored; correlating again updates them (idempotent).
 """
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +32,8 @@ DEFAULT_ENVIRONMENT = "production"
 LONGEST_WINDOW = timedelta(hours=24)
 # The most suspects kept per incident: nobody reads the 201st, and it bounds the work.
 MAX_SUSPECTS = 200
+# The most new changes correlated together (correlate_pending_changes).
+PENDING_BATCH = 500
 # Score bands: a class outranks any environment, an environment outranks any timing.
 CLASS_WEIGHT = {"component": 3000.0, "dependency": 2000.0, "other": 1000.0}
 ENVIRONMENT_WEIGHT = 500.0
@@ -200,18 +203,21 @@ def _store(
     return sorted([*keep, *create], key=lambda suspect: suspect.rank)
 
 
-def incidents_for_change(change: ChangeEvent) -> list[int]:
-    """Incidents whose window contains the change: open ones and ones resolved in the last day.
+def incidents_for_changes(changes: list[ChangeEvent]) -> list[int]:
+    """Incidents whose window contains any of the changes: open ones and ones resolved in the
+    last day. One query for the whole batch.
 
     A late arrival (recorded after the incident started, timestamped inside its window) must
     still become a suspect.
     """
+    if not changes:
+        return []
+    times = sorted(change.occurred_at for change in changes)
     recent = timezone.now() - timedelta(hours=24)
     candidates = (
         Incident.objects.filter(Q(status__in=Incident.OPEN_STATUSES) | Q(resolved_at__gte=recent))
         .filter(
-            started_at__gte=change.occurred_at - LONGEST_WINDOW,
-            started_at__lte=change.occurred_at + LONGEST_WINDOW,
+            started_at__gte=times[0] - LONGEST_WINDOW, started_at__lte=times[-1] + LONGEST_WINDOW
         )
         .select_related("alert_source")
         .only("id", "started_at", "alert_source__window_minutes", "alert_source__skew_minutes")
@@ -221,24 +227,41 @@ def incidents_for_change(change: ChangeEvent) -> list[int]:
         source = incident.alert_source
         window = timedelta(minutes=source.window_minutes if source else DEFAULT_WINDOW_MINUTES)
         skew = timedelta(minutes=source.skew_minutes if source else DEFAULT_SKEW_MINUTES)
-        if incident.started_at - window <= change.occurred_at <= incident.started_at + skew:
+        # Any change in [start - window, start + skew]: the first time at or after its start.
+        first = bisect_left(times, incident.started_at - window)
+        if first < len(times) and times[first] <= incident.started_at + skew:
             matching.append(incident.pk)
     return matching
 
 
-def correlate_change(*, change_id: int) -> list[int]:
-    """Re-correlate the incidents a new change may explain; mark the change as seen.
-
-    Idempotent. Returns the incidents' ids.
+def correlate_changes(*, change_ids: list[int]) -> list[int]:
+    """Re-correlate the incidents new changes may explain, each once, and mark the changes as
+    seen. Idempotent. Returns the incidents' ids.
     """
-    change = ChangeEvent.objects.filter(pk=change_id).first()
-    if change is None:
-        return []
-    incident_ids = incidents_for_change(change)
-    for incident_id in incident_ids:  # a handful: incidents open around one moment
+    changes = list(ChangeEvent.objects.filter(pk__in=change_ids).only("id", "occurred_at"))
+    incident_ids = incidents_for_changes(changes)
+    for incident_id in incident_ids:  # a handful: incidents open around these moments
         correlate_incident(incident_id=incident_id)
-    ChangeEvent.objects.filter(pk=change_id).update(correlated_at=timezone.now())
+    ChangeEvent.objects.filter(pk__in=[change.pk for change in changes]).update(
+        correlated_at=timezone.now()
+    )
     return incident_ids
+
+
+def correlate_pending_changes(*, batch: int = PENDING_BATCH) -> int:
+    """Correlate the oldest changes not correlated yet, up to `batch`; returns how many.
+
+    Ingest does not send a message per change: under a burst, a burst of incidents would be
+    re-correlated once per change. It asks for this instead (changes.services), and every
+    change waiting by then is handled together.
+    """
+    change_ids = list(
+        ChangeEvent.objects.filter(correlated_at=None)
+        .order_by("received_at")
+        .values_list("id", flat=True)[:batch]
+    )
+    correlate_changes(change_ids=change_ids)
+    return len(change_ids)
 
 
 def sweep(*, batch: int = 200) -> tuple[int, int]:
@@ -253,11 +276,4 @@ def sweep(*, batch: int = 200) -> tuple[int, int]:
     )
     for incident_id in incident_ids:
         correlate_incident(incident_id=incident_id)
-    change_ids = list(
-        ChangeEvent.objects.filter(correlated_at=None)
-        .order_by("received_at")
-        .values_list("id", flat=True)[:batch]
-    )
-    for change_id in change_ids:
-        correlate_change(change_id=change_id)
-    return len(incident_ids), len(change_ids)
+    return len(incident_ids), correlate_pending_changes(batch=batch)

@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
+from changes.services import take_correlation_request
 from incidents import correlation, services
 
 # Only a database restart is worth retrying; anything else is a bug to see in the logs.
@@ -19,9 +20,15 @@ def correlate_incident(incident_id: int) -> int:
     return len(correlation.correlate_incident(incident_id=incident_id))
 
 
-@shared_task(name="incidents.correlate_change", **RETRYING)
-def correlate_change(change_id: int) -> list[int]:
-    return correlation.correlate_change(change_id=change_id)
+@shared_task(name="incidents.correlate_pending_changes", **RETRYING)
+def correlate_pending_changes() -> int:
+    take_correlation_request()
+    handled = correlation.correlate_pending_changes()
+    if (
+        handled == correlation.PENDING_BATCH
+    ):  # more are waiting: their turn in a message of their own
+        correlate_pending_changes.delay()
+    return handled
 
 
 @shared_task(name="incidents.sweep", **RETRYING)

@@ -5,4 +5,4 @@ class PipelinesConfig(AppConfig):
     name = "pipelines"
 
     def ready(self) -> None:
-        from pipelines import tasks  # noqa: F401 - registers the task names
+        from pipelines import signals, tasks  # noqa: F401 - registers receivers and task names

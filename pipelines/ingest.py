@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from redis.exceptions import RedisError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +28,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from common.api_errors import ErrorSerializer, error_body
+from common.cache import read_through
 from common.exceptions import DomainError
 from common.tokens import hash_token
 from pipelines.deliveries import record_delivery
@@ -40,6 +43,8 @@ from pipelines.models import Delivery, Integration
 from pipelines.throttling import check_rate
 
 LAST_EVENT_PRECISION = timedelta(seconds=10)
+# A safety net: every change to an integration drops its cached lookup at once (signals.py).
+INTEGRATION_CACHE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -179,11 +184,18 @@ def admit(integration: Integration) -> None:
 def touch_last_event(integration: Integration, at: datetime) -> None:
     """Note when the integration last delivered something, at most every few seconds.
 
-    Outside the ingest transaction and skipped while fresh: under load, every request updating
-    the same row would queue them all behind its lock.
+    Outside the ingest transaction, and only by the first request of each period (a cache
+    entry tells): under load, every request updating the same row would queue them all
+    behind its lock.
     """
-    stale = Q(last_event_at__isnull=True) | Q(last_event_at__lt=at - LAST_EVENT_PRECISION)
-    type(integration).objects.filter(stale, pk=integration.pk).update(last_event_at=at)
+    period = int(LAST_EVENT_PRECISION.total_seconds())
+    try:
+        first = cache.add(f"last-event:{integration._meta.label_lower}:{integration.pk}", 1, period)
+    except (RedisError, OSError):
+        first = True
+    if first:
+        stale = Q(last_event_at__isnull=True) | Q(last_event_at__lt=at - LAST_EVENT_PRECISION)
+        type(integration).objects.filter(stale, pk=integration.pk).update(last_event_at=at)
 
 
 def ingest_schema(operation_id: str, answer: type[Serializer], **extra: Any) -> Any:
@@ -204,16 +216,26 @@ def bearer_key(request: Request) -> str:
 
 
 def find_integration(model: type[Integration], key: str) -> Integration:
-    """The integration whose key this is, by an indexed lookup of the key's hash.
+    """The integration whose key this is, by its hash: cached, else an indexed lookup.
 
-    Raises UnknownKey, with the same answer whether or not any integration exists.
+    Raises UnknownKey, with the same answer whether or not any integration exists. Unknown keys
+    are not cached (anyone can send them); known ones until the integration changes.
     """
     integration = None
     if key and len(key) <= 500:
-        integration = model.objects.select_related("team").filter(key_hash=hash_token(key)).first()
+        key_hash = hash_token(key)
+        integration = read_through(
+            integration_cache_key(model, key_hash),
+            lambda: model.objects.select_related("team").filter(key_hash=key_hash).first(),
+            timeout=INTEGRATION_CACHE_SECONDS,
+        )
     if integration is None:
         raise UnknownKey()
     return integration
+
+
+def integration_cache_key(model: type[Integration], key_hash: str) -> str:
+    return f"integration:{model._meta.label_lower}:{key_hash}"
 
 
 def read_body(request: HttpRequest) -> bytes:

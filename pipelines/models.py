@@ -44,6 +44,13 @@ class Integration(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
 
+    @classmethod
+    def from_db(cls, db: str, field_names: list[str], values: list) -> "Integration":
+        instance = super().from_db(db, field_names, values)
+        # The key as loaded: a rotation must also drop the old key's cached lookup.
+        instance.loaded_key_hash = instance.__dict__.get("key_hash", "")
+        return instance
+
 
 class DeploymentPipeline(Integration):
     """Where change events come from: a CI/CD system, a script, a webhook."""

@@ -12,7 +12,7 @@ from django.utils.text import slugify
 from common.exceptions import DomainError
 from common.tokens import generate_token, hash_token, visible_prefix
 from teams import audit
-from teams.components import normalise_component_name
+from teams.components import forget_catalog, normalise_component_name
 from teams.models import ApiToken, AuditEntry, Component, ComponentAlias, Membership, Team
 
 Actor = AbstractBaseUser | str | None
@@ -165,6 +165,7 @@ def save_component(
     ComponentAlias.objects.bulk_create(
         ComponentAlias(component=component, name=alias) for alias in wanted if alias not in existing
     )
+    forget_catalog()  # bulk_create sends no post_save
     component.depends_on.set([other for other in depends_on if other.pk != component.pk])
     after = {
         "name": name,

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
 from django.core.cache import cache
 
 from config.celery import app
@@ -32,6 +33,22 @@ def _fresh_cache():
     """Rate-limit counters must not leak between tests (ids are reused after a rollback)."""
     cache.clear()
     yield
+
+
+@pytest.fixture
+def correlation_runs():
+    """How many changes each correlation message handled (tests run tasks eagerly,
+    on commit)."""
+    runs: list[int] = []
+
+    def count(sender=None, retval=None, **_):
+        # Celery logs a receiver's exceptions rather than raising them: filter, don't assert.
+        if sender.name == "incidents.correlate_pending_changes":
+            runs.append(retval)
+
+    task_postrun.connect(count, weak=False)
+    yield runs
+    task_postrun.disconnect(count)
 
 
 @pytest.fixture

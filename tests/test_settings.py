@@ -51,7 +51,7 @@ def test_embedded_default_needs_nothing_installed():
     settings = json.loads(result.stdout)
     assert settings["engine"] == "django.db.backends.sqlite3"
     assert settings["broker"].startswith("filesystem://")
-    assert settings["cache"].endswith("LocMemCache")
+    assert settings["cache"].endswith("FileBasedCache")  # shared by the web server and worker
     assert settings["time_zone"] == "UTC"
     assert settings["public_url"] == "http://127.0.0.1:8000"
 

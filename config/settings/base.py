@@ -96,7 +96,14 @@ if REDIS_URL:
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Files, not process memory: the web server and the worker share rate-limit counters and
+    # correlation requests.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": VAR_DIR / "cache",
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -144,7 +151,7 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "changes.resolve_change_components": {"queue": "default"},
     "pipelines.confirm_sns_subscription": {"queue": "default"},
     "incidents.correlate_incident": {"queue": "default"},
-    "incidents.correlate_change": {"queue": "default"},
+    "incidents.correlate_pending_changes": {"queue": "default"},
     "incidents.sweep": {"queue": "default"},
     "incidents.auto_resolve": {"queue": "default"},
     "incidents.apply_retention": {"queue": "default"},

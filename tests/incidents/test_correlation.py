@@ -212,7 +212,7 @@ def test_a_late_arrival_is_correlated_when_it_arrives():
     suspects(incident)
     late = change(8)  # recorded now, timestamped inside the window
 
-    assert correlation.correlate_change(change_id=late.pk) == [incident.pk]
+    assert correlation.correlate_changes(change_ids=[late.pk]) == [incident.pk]
     assert SuspectChange.objects.filter(incident=incident, change=late).exists()
     late.refresh_from_db()
     assert late.correlated_at is not None

@@ -27,6 +27,7 @@ from common.tokens import generate_token, hash_token, visible_prefix
 from incidents.models import Incident, IncidentComponent, SuspectChange, TimelineEntry
 from pipelines.models import AlertSource, DeploymentPipeline, Integration
 from pipelines.services import KEY_PREFIXES, new_secret
+from teams.components import forget_catalog
 from teams.models import Component, ComponentAlias, Team
 
 PREFIX = "bench-"
@@ -285,6 +286,7 @@ def _create_components(
         for suffix in ALIAS_SUFFIXES[: rng.choice((0, 0, 1, 1, 2))]
     ]
     ComponentAlias.objects.bulk_create(aliases)
+    forget_catalog()  # bulk_create sends no post_save
     edges = {
         (component.id, rng.choice(components).id)
         for component in components

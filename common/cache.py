@@ -1,0 +1,51 @@
+"""Read-through caching of hot lookups (integration keys, the component catalog) that never
+makes a request depend on Redis: when the cache is unreachable, the database answers.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+def read_through(key: str, compute: Callable[[], T], *, timeout: int) -> T:
+    """The cached value of `key`, else `compute()`, cached when it is not None.
+
+    Nothing is cached from inside a transaction: it may see rows that a rollback takes back.
+    """
+    try:
+        value = cache.get(key, _MISSING)
+    except (RedisError, OSError):
+        logger.warning("cache unreachable: reading %s from the database", key)
+        return compute()
+    if value is not _MISSING:
+        return value
+    value = compute()
+    if value is not None and not connection.in_atomic_block:
+        try:
+            cache.set(key, value, timeout)
+        except (RedisError, OSError):
+            logger.warning("cache unreachable: %s not cached", key)
+    return value
+
+
+def forget(*keys: str) -> None:
+    """Drop cached values now and again once the current transaction commits, so that a
+    reader who cached the old rows in between does not keep them."""
+    _delete(keys)
+    transaction.on_commit(lambda: _delete(keys))
+
+
+def _delete(keys: tuple[str, ...]) -> None:
+    try:
+        cache.delete_many(keys)
+    except (RedisError, OSError):
+        logger.warning("cache unreachable: %s not invalidated (they expire)", keys)
