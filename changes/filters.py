@@ -1,9 +1,12 @@
 """Filters of the deployment-events page and the change read API (one FilterSet for both)."""
 
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 
 from changes.models import ChangeEvent
@@ -20,11 +23,29 @@ RANGES = {
 }
 
 
+class NamedOptions(ModelChoiceIterator):
+    """<option>s from two columns (value, name), not whole model instances: the deployments
+    page lists every pipeline and team on every visit."""
+
+    def __iter__(self) -> Iterator[tuple[Any, str]]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        yield from self.queryset.values_list(self.field.to_field_name or "pk", "name")
+
+
+class NamedChoiceField(django_filters.fields.ModelChoiceField):
+    iterator = NamedOptions
+
+
+class NamedChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = NamedChoiceField
+
+
 class ChangeFilter(django_filters.FilterSet):
     """Every filter lives in the query string, so a filtered view is a link to share."""
 
     q = django_filters.CharFilter(method="filter_text", label="Search")
-    team = django_filters.ModelChoiceFilter(
+    team = NamedChoiceFilter(
         queryset=Team.objects.all(),
         to_field_name="slug",
         method="filter_team",
@@ -34,8 +55,10 @@ class ChangeFilter(django_filters.FilterSet):
     )
     component = django_filters.CharFilter(method="filter_component")
     environment = django_filters.CharFilter(lookup_expr="iexact")
-    pipeline = django_filters.ModelChoiceFilter(
-        queryset=DeploymentPipeline.objects.all(), empty_label="All pipelines", widget=FastSelect
+    pipeline = NamedChoiceFilter(
+        queryset=DeploymentPipeline.objects.all(),
+        empty_label="All pipelines",
+        widget=FastSelect,
     )
     kind = django_filters.ChoiceFilter(
         choices=ChangeEvent.Kind.choices, empty_label="All kinds", widget=FastSelect

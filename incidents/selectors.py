@@ -34,7 +34,7 @@ from pipelines.models import AlertSource, DeploymentPipeline
 from teams.models import Component, Team
 
 # The list shows this many open incidents at most; filters narrow a storm down.
-OPEN_LIST_LIMIT = 100
+OPEN_LIST_LIMIT = 50  # an incident storm past this is narrowed down with the filters
 # A pipeline with no event for this long may be disconnected: its silence proves nothing.
 SILENT_AFTER = timedelta(days=3)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -42,7 +42,7 @@ class Integration(models.Model):
         ordering = ("name",)
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_kind_display()})"
+        return f"{self.name} ({self.Kind(self.kind).label})"
 
     @classmethod
     def from_db(cls, db: str, field_names: list[str], values: list) -> "Integration":

@@ -1,3 +1,4 @@
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -6,6 +7,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 from config.celery import app
 from tests.teams.factories import UserFactory
@@ -49,6 +51,21 @@ def correlation_runs():
     task_postrun.connect(count, weak=False)
     yield runs
     task_postrun.disconnect(count)
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The cache on the real Redis (a database of its own), as in production."""
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs Redis: set REDIS_URL=redis://… (CI does)")
+    location = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/5"
+    settings.CACHES = {
+        "default": {"BACKEND": "common.redis_cache.RedisCache", "LOCATION": location}
+    }
+    cache.clear()
+    yield cache
+    with contextlib.suppress(RedisError):  # a test may have pointed the cache elsewhere
+        cache.clear()
 
 
 @pytest.fixture

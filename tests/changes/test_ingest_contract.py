@@ -149,7 +149,10 @@ def test_default_limit_is_one_mebibyte(client, pipeline):
     assert too_big.status_code == 413
 
 
-def test_over_the_rate_limit_is_429_with_retry_after(client, pipeline, settings):
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_over_the_rate_limit_is_429_with_retry_after(client, pipeline, settings, backend, request):
+    if backend == "redis":
+        request.getfixturevalue("redis_cache")
     settings.INGEST_RATE_LIMIT = 3
     statuses = [post_json(client, VALID).status_code for _ in range(4)]
 
