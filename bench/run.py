@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ DATABASE = "whatchanged_bench"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 APP_PORT, CEILING_PORT = 8101, 8102
 CONNECTIONS = 16
+CHANGES_PER_SECOND = 50  # the steady change load beside the alert-to-suspects measurement
 GITHUB_FIXTURE = (
     ROOT / "tests" / "fixtures" / "producers" / "github" / "deployment_status_success.json"
 )
@@ -49,8 +51,24 @@ ENV = {
     "LOG_LEVEL": "WARNING",
 }
 SIZES = {
-    "quick": {"changes": 20_000, "incidents": 500, "rounds": 1, "seconds": 3, "samples": 10},
-    "full": {"changes": 1_000_000, "incidents": 10_000, "rounds": 3, "seconds": 10, "samples": 40},
+    "quick": {
+        "changes": 20_000,
+        "incidents": 500,
+        "rounds": 1,
+        "seconds": 3,
+        "samples": 10,
+        "alerts": 20,
+        "live_changes": 5,
+    },
+    "full": {
+        "changes": 1_000_000,
+        "incidents": 10_000,
+        "rounds": 3,
+        "seconds": 10,
+        "samples": 40,
+        "alerts": 200,
+        "live_changes": 20,
+    },
 }
 
 
@@ -79,17 +97,16 @@ def main() -> None:
     with serving(env) as processes:
         report["ingest"] = ingest_rounds(size)
         report["batch"] = batch_ingest(size)
+        report["latency"] = run_module(
+            env,
+            "bench.latency",
+            f"http://127.0.0.1:{APP_PORT}",
+            size["alerts"],
+            CHANGES_PER_SECOND,
+            size["live_changes"],
+        )
         report["memory_mb"] = peak_memory(processes)
-    report["pages"] = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "bench.pages", str(size["samples"])],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
+    report["pages"] = run_module(env, "bench.pages", size["samples"])
     report["machine"] = machine()
     print_table(report)
     RESULTS.mkdir(exist_ok=True)
@@ -99,6 +116,19 @@ def main() -> None:
     )
     path.write_text(json.dumps(report, indent=2))
     print(f"\nSaved {path.relative_to(ROOT)}")
+
+
+def run_module(env: dict, module: str, *args: object) -> dict:
+    """Run a bench module with Django set up in its own process; it prints JSON."""
+    output = subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output)
 
 
 def ensure_wrk() -> None:
@@ -231,6 +261,8 @@ def ingest_cases() -> dict[str, list[str]]:
 def ingest_rounds(size: dict) -> dict:
     cases = ingest_cases()
     runs: dict[str, list[dict]] = {name: [] for name in cases}
+    for script, url, *args in cases.values():  # warm up: connections, caches, imports
+        wrk(script, url, args, 1)
     for _ in range(size["rounds"]):
         for name, (script, url, *args) in cases.items():  # interleaved: noise hits all alike
             before = stored_rows()
@@ -269,6 +301,7 @@ def wrk(script: str, url: str, args: list[str], seconds: int) -> dict:
             *args,
         ],
         cwd=ROOT,
+        env={**os.environ, "BENCH_RUN": uuid.uuid4().hex[:12]},  # idempotency keys per run
         check=True,
         capture_output=True,
         text=True,
@@ -418,6 +451,17 @@ def print_table(report: dict) -> None:
     )
     for name, row in report["pages"].items():
         print(f"{name:32} {row['p50_ms']:>9} {row['p95_ms']:>9} {row['queries']:>9}")
+    alerts, live = report["latency"]["alert to suspects"], report["latency"]["live update"]
+    print("\n{:32} {:>9} {:>9} {:>9}".format("latency, end to end", "p50 ms", "p95 ms", "max ms"))
+    print(
+        f"{'alert to suspects':32} {alerts['p50_ms']:>9} {alerts['p95_ms']:>9} "
+        f"{alerts['max_ms']:>9}   {alerts['correlated']}/{alerts['alerts']} alerts, "
+        f"{alerts['changes_per_second']} changes/s beside"
+    )
+    print(
+        f"{'change to live page':32} {live['p50_ms']:>9} {live['p95_ms']:>9} "
+        f"{live['max_ms']:>9}   {live['changes']} changes, Chromium"
+    )
     memory = ", ".join(f"{name} {mb} MB" for name, mb in report["memory_mb"].items())
     print(f"\npeak memory: {memory}")
 

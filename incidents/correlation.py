@@ -16,7 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -70,12 +70,17 @@ def correlate_incident(*, incident_id: int) -> list[SuspectChange]:
     context = _context(incident)
     ranked = sorted(
         ((_score(change, context), change) for change in _candidates(context)),
-        key=lambda scored: (-scored[0][0], -scored[1].occurred_at.timestamp(), -scored[1].pk),
+        key=lambda scored: _rank_key(scored[0][0], scored[1]),
     )[:MAX_SUSPECTS]
     suspects = _store(incident, ranked)
     incident.correlated_at = timezone.now()
     incident.save(update_fields=("correlated_at",))
     return suspects
+
+
+def _rank_key(score: float, change: ChangeEvent) -> tuple[float, float, int]:
+    """Suspects' order: the highest score, then the latest change, then the latest recorded."""
+    return (-score, -change.occurred_at.timestamp(), -change.pk)
 
 
 def _context(incident: Incident) -> Context:
@@ -235,17 +240,101 @@ def incidents_for_changes(changes: list[ChangeEvent]) -> list[int]:
 
 
 def correlate_changes(*, change_ids: list[int]) -> list[int]:
-    """Re-correlate the incidents new changes may explain, each once, and mark the changes as
-    seen. Idempotent. Returns the incidents' ids.
+    """Rank new changes into the suspects of the incidents they may explain, and mark the
+    changes as seen. Idempotent. Returns the incidents' ids.
     """
-    changes = list(ChangeEvent.objects.filter(pk__in=change_ids).only("id", "occurred_at"))
+    changes = list(
+        ChangeEvent.objects.filter(pk__in=change_ids).select_related(
+            "pipeline", "resolved_component"
+        )
+    )
     incident_ids = incidents_for_changes(changes)
-    for incident_id in incident_ids:  # a handful: incidents open around these moments
-        correlate_incident(incident_id=incident_id)
+    for incident_id in incident_ids:  # the incidents open around these moments
+        add_suspects(incident_id=incident_id, changes=changes)
     ChangeEvent.objects.filter(pk__in=[change.pk for change in changes]).update(
         correlated_at=timezone.now()
     )
     return incident_ids
+
+
+@transaction.atomic
+def add_suspects(*, incident_id: int, changes: list[ChangeEvent]) -> int:
+    """Add new changes to an incident's ranked suspects, without re-reading its whole window:
+    in an incident storm, every burst of deployments touches every open incident.
+
+    The same ranking as correlate_incident (tests compare the two). Returns how many changes
+    became suspects.
+    """
+    incident = (
+        Incident.objects.select_for_update(of=("self",))
+        .select_related("alert_source")
+        .filter(pk=incident_id)
+        .first()
+    )
+    if incident is None or incident.correlated_at is None:
+        # Gone, or its first correlation is still to come: it reads every change in the window.
+        # (Checked under the lock: one in progress has committed by now.)
+        return 0
+    context = _context(incident)
+    scored = sorted(
+        ((change, _score(change, context)) for change in changes if _in_scope(change, context)),
+        key=lambda item: _rank_key(item[1][0], item[0]),
+    )[:MAX_SUSPECTS]  # the rest could not make the list even without the suspects it has
+    last = (
+        incident.suspects.filter(rank=MAX_SUSPECTS)
+        .values_list("score", "change__occurred_at", "change_id")
+        .first()
+    )
+    if last is not None:  # the list is full: only changes ranking above its last can enter
+        score, occurred_at, change_id = last
+        bar = (-score, -occurred_at.timestamp(), -change_id)
+        scored = [item for item in scored if _rank_key(item[1][0], item[0]) < bar]
+    SuspectChange.objects.bulk_create(
+        [
+            SuspectChange(incident=incident, change=change, score=score, reasons=reasons, rank=0)
+            for change, (score, reasons) in scored
+        ],
+        ignore_conflicts=True,  # suspects already: a redelivered task
+    )
+    if scored:
+        _rerank(incident.pk)
+    return len(scored)
+
+
+def _in_scope(change: ChangeEvent, context: Context) -> bool:
+    """What _candidates asks the database, for changes already in hand."""
+    if not context.window_start <= change.occurred_at <= context.window_end:
+        return False
+    if not context.scoped_teams:
+        return True
+    if change.pipeline_id is not None:
+        same_team = change.pipeline.team_id in context.scoped_teams
+    else:
+        owner = change.resolved_component
+        same_team = owner is not None and owner.owner_team_id in context.scoped_teams
+    return same_team or change.resolved_component_id in context.dependency_of
+
+
+def _rerank(incident_id: int) -> None:
+    """Number the incident's suspects in ranking order and drop those past MAX_SUSPECTS: two
+    statements, whatever the number of suspects."""
+    suspects, changes = SuspectChange._meta.db_table, ChangeEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH ranked AS (
+                SELECT s.id, ROW_NUMBER() OVER (
+                    ORDER BY s.score DESC, c.occurred_at DESC, c.id DESC
+                ) AS position
+                FROM {suspects} s JOIN {changes} c ON c.id = s.change_id
+                WHERE s.incident_id = %s
+            )
+            UPDATE {suspects} SET rank = ranked.position FROM ranked
+            WHERE {suspects}.id = ranked.id AND {suspects}.rank <> ranked.position
+            """,  # noqa: S608 - table names from our models; values are parameters
+            [incident_id],
+        )
+    SuspectChange.objects.filter(incident_id=incident_id, rank__gt=MAX_SUSPECTS).delete()
 
 
 def correlate_pending_changes(*, batch: int = PENDING_BATCH) -> int:

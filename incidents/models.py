@@ -148,6 +148,8 @@ class SuspectChange(models.Model):
                 fields=("incident", "change"), name="uniq_suspect_per_incident"
             ),
         )
+        # The incidents list reads each incident's top suspect: without it, one sort per row.
+        indexes = (models.Index(fields=("incident", "rank"), name="suspect_incident_rank_idx"),)
 
     def __str__(self) -> str:
         return f"change {self.change_id} suspect #{self.rank} for incident {self.incident_id}"

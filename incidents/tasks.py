@@ -1,10 +1,17 @@
 """Celery wrappers around incident services: ids in, one idempotent service call each."""
 
+import contextlib
+
 from celery import shared_task
+from django.core.cache import cache
 from django.db import OperationalError
+from redis.exceptions import RedisError
 
 from changes.services import take_correlation_request
 from incidents import correlation, services
+
+CHANGES_RUNNING = "correlation:changes-running"
+LOCK_SECONDS = 300  # a crashed run's lock expires after this
 
 # Only a database restart is worth retrying; anything else is a bug to see in the logs.
 RETRYING = {
@@ -22,13 +29,33 @@ def correlate_incident(incident_id: int) -> int:
 
 @shared_task(name="incidents.correlate_pending_changes", **RETRYING)
 def correlate_pending_changes() -> int:
-    take_correlation_request()
-    handled = correlation.correlate_pending_changes()
-    if (
-        handled == correlation.PENDING_BATCH
-    ):  # more are waiting: their turn in a message of their own
+    """New changes into suspects, one run at a time: in an incident storm a run takes a while,
+    and the worker's other processes must stay free for new incidents. A run that finds
+    another under way comes back a second later (it still holds the request: see
+    changes.services.request_correlation)."""
+    if not _take(CHANGES_RUNNING):
+        correlate_pending_changes.apply_async(countdown=1)
+        return 0
+    try:
+        take_correlation_request()
+        handled = correlation.correlate_pending_changes()
+    finally:
+        _release(CHANGES_RUNNING)
+    if handled == correlation.PENDING_BATCH:  # more are waiting: a message of their own
         correlate_pending_changes.delay()
     return handled
+
+
+def _take(lock: str) -> bool:
+    try:
+        return cache.add(lock, 1, timeout=LOCK_SECONDS)
+    except (RedisError, OSError):
+        return True  # no cache, no lock: runs may overlap, which correlation tolerates
+
+
+def _release(lock: str) -> None:
+    with contextlib.suppress(RedisError, OSError):
+        cache.delete(lock)
 
 
 @shared_task(name="incidents.sweep", **RETRYING)

@@ -1,5 +1,7 @@
--- Shared by the wrk scripts: a per-thread counter for unique ids, and answers counted by status.
+-- Shared by the wrk scripts: ids unique across runs (BENCH_RUN, set per wrk run, and a
+-- per-thread counter), and answers counted by status.
 counter = 0
+run_id = os.getenv("BENCH_RUN") or tostring(os.time())
 statuses = {}
 local threads = {}
 
@@ -10,7 +12,7 @@ end
 
 function unique_id()
   counter = counter + 1
-  return string.format("bench-%d-%d-%d", thread_id, counter, math.random(1, 1000000000))
+  return string.format("bench-%s-%d-%d", run_id, thread_id, counter)
 end
 
 function response(status, headers, body)

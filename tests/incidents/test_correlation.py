@@ -243,6 +243,7 @@ def test_a_change_posted_after_the_alarm_becomes_a_suspect(
     client, django_capture_on_commit_callbacks
 ):
     incident = incident_on("payments-service")
+    assert suspects(incident) == []  # as its alert's ingest had it correlated
     DeploymentPipelineFactory(key="late-key-0123456789", team=None)
     occurred_at = (NOW - timedelta(minutes=4)).isoformat()
 
@@ -274,3 +275,67 @@ def test_the_incident_api_returns_the_ranked_suspects(client, user):
     assert top["reasons"][:2] == ["component match", "3 minutes before"]
     assert {"component", "environment", "summary", "occurred_at"} <= set(top["change"])
     assert body["suspects"][1]["change"]["id"] == further.pk
+
+
+def test_adding_new_changes_ranks_them_as_correlating_afresh_would():
+    """add_suspects (new changes into an existing ranking) must agree with correlate_incident
+    (the whole window read again): same suspects, same order, same scores."""
+    owners = TeamFactory()
+    payments = ComponentFactory(name="payments-service", owner_team=owners)
+    payments.depends_on.add(ComponentFactory(name="postgres-main", owner_team=None))
+    incident = incident_on("payments-service", source_team=owners)
+    own_pipeline = DeploymentPipelineFactory(team=owners)
+    DeploymentPipelineFactory(team=TeamFactory())  # scopes the incident to its teams
+    for minutes in (50, 20, 5):
+        change(minutes, pipeline=own_pipeline)
+    correlation.correlate_incident(incident_id=incident.pk)
+    other_team = DeploymentPipelineFactory(team=TeamFactory())
+    new = [
+        change(30, pipeline=own_pipeline, environment="staging"),
+        change(1, pipeline=own_pipeline, outcome="failed"),
+        change(10, component="postgres-main", pipeline=other_team),  # a dependency: in scope
+        change(2, component="search-api", pipeline=other_team),  # another team's: out
+        change(-1, pipeline=own_pipeline),  # just after the start
+        change(90, pipeline=own_pipeline),  # outside the window
+    ]
+
+    assert correlation.correlate_changes(change_ids=[c.pk for c in new]) == [incident.pk]
+    added = list(
+        SuspectChange.objects.filter(incident=incident)
+        .order_by("rank")
+        .values_list("change_id", "rank", "score", "reasons")
+    )
+    correlation.correlate_incident(incident_id=incident.pk)
+    afresh = list(
+        SuspectChange.objects.filter(incident=incident)
+        .order_by("rank")
+        .values_list("change_id", "rank", "score", "reasons")
+    )
+
+    assert added == afresh
+    assert len(afresh) == 7
+
+
+def test_adding_changes_keeps_at_most_the_suspect_limit(monkeypatch):
+    monkeypatch.setattr(correlation, "MAX_SUSPECTS", 3)
+    incident = incident_on("payments-service")
+    for minutes in (40, 30, 20):
+        change(minutes)
+    correlation.correlate_incident(incident_id=incident.pk)
+    closer = [change(2), change(1)]
+
+    correlation.correlate_changes(change_ids=[c.pk for c in closer])
+
+    ranked = SuspectChange.objects.filter(incident=incident).order_by("rank")
+    assert [s.rank for s in ranked] == [1, 2, 3]
+    assert [s.change_id for s in ranked][:2] == [closer[1].pk, closer[0].pk]
+
+
+def test_changes_wait_for_an_incidents_first_correlation():
+    incident = incident_on("payments-service")  # not correlated yet
+    early = change(5)
+
+    correlation.correlate_changes(change_ids=[early.pk])
+
+    assert not SuspectChange.objects.exists()  # left to the incident's own correlation
+    assert suspects(incident) == [early.pk]
