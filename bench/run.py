@@ -125,7 +125,7 @@ def run_module(env: dict, module: str, *args: object) -> dict:
         env=env,
         cwd=ROOT,
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,  # stderr passes through: a failure shows its traceback
         text=True,
     ).stdout
     return json.loads(output)

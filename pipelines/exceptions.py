@@ -50,12 +50,38 @@ class MalformedBody(DomainError):
     code = "malformed_json"
 
 
+class MalformedHeader(DomainError):
+    """A header no database could store (a NUL byte, a lone surrogate): refused, not cleaned,
+    since a signature or key in it could not be trusted either."""
+
+    status = 400
+    code = "malformed_header"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"The {name} header holds a character that is not allowed (NUL or invalid Unicode).",
+            fields={name: ["Remove NUL bytes and invalid Unicode."]},
+        )
+
+
 class RateLimited(DomainError):
     status = 429
     code = "throttled"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"Too many requests for this integration; retry in {retry_after} s.")
+        self.retry_after = retry_after
+
+
+class TooManyUnknownKeys(RateLimited):
+    """An address that keeps sending unknown keys: a misconfigured producer, or a guesser."""
+
+    def __init__(self, retry_after: int) -> None:
+        DomainError.__init__(
+            self,
+            "Too many requests with unknown keys from this address; "
+            f"retry in {retry_after} s with a valid key.",
+        )
         self.retry_after = retry_after
 
 

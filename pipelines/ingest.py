@@ -36,11 +36,12 @@ from pipelines.exceptions import (
     BodyTooLarge,
     IntegrationDisabled,
     MalformedBody,
+    MalformedHeader,
     RateLimited,
     UnknownKey,
 )
 from pipelines.models import Delivery, Integration
-from pipelines.throttling import check_rate
+from pipelines.throttling import check_rate, unknown_key_refusal
 
 LAST_EVENT_PRECISION = timedelta(seconds=10)
 # A safety net: every change to an integration drops its cached lookup at once (signals.py).
@@ -82,6 +83,7 @@ class IngestApi(APIView):
         body = b""
         event_type = ""
         try:
+            check_headers(request._request)
             body = read_body(request._request)
             integration = self._integration_from(request, key)
             if integration is not None:
@@ -99,17 +101,19 @@ class IngestApi(APIView):
                 received_at=received_at,
             )
         except DomainError as error:
+            # Unknown keys count against the client's address: 429 past a limit.
+            refusal = unknown_key_refusal(request) if isinstance(error, UnknownKey) else error
             result = IngestResult(
-                status_code=error.status,
-                data=error_body(error.code, error.message, error.fields),
+                status_code=refusal.status,
+                data=error_body(refusal.code, refusal.message, refusal.fields),
                 outcome=Delivery.Outcome.REJECTED,
                 event_type=event_type,
-                reason=error.message,
+                reason=refusal.message,
             )
             response = Response(result.data, status=result.status_code)
-            if isinstance(error, RateLimited):
-                response["Retry-After"] = str(error.retry_after)
-            if isinstance(error, UnknownKey):
+            if isinstance(refusal, RateLimited):
+                response["Retry-After"] = str(refusal.retry_after)
+            if isinstance(refusal, UnknownKey):
                 response["WWW-Authenticate"] = 'Bearer realm="ingest"'
         else:
             response = Response(result.data, status=result.status_code)
@@ -236,6 +240,22 @@ def find_integration(model: type[Integration], key: str) -> Integration:
 
 def integration_cache_key(model: type[Integration], key_hash: str) -> str:
     return f"integration:{model._meta.label_lower}:{key_hash}"
+
+
+def check_headers(request: HttpRequest) -> None:
+    """Refuse headers that carry NUL bytes or lone surrogates (MalformedHeader): event types,
+    idempotency keys and signatures are read from headers and stored."""
+    for name, value in request.headers.items():
+        if "\x00" in value or not _encodable(value):
+            raise MalformedHeader(name[:100])
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_body(request: HttpRequest) -> bytes:

@@ -23,6 +23,13 @@ print(json.dumps({
     "time_zone": settings.TIME_ZONE,
     "public_url": settings.PUBLIC_URL,
     "hosts": settings.ALLOWED_HOSTS,
+    "cookies": {
+        "session_secure": settings.SESSION_COOKIE_SECURE,
+        "session_httponly": settings.SESSION_COOKIE_HTTPONLY,
+        "csrf_secure": settings.CSRF_COOKIE_SECURE,
+        "csrf_httponly": settings.CSRF_COOKIE_HTTPONLY,
+    },
+    "hsts": settings.SECURE_HSTS_SECONDS,
 }))
 """
 
@@ -73,6 +80,29 @@ def test_production_shape_from_the_environment():
     assert settings["debug"] is False
     assert settings["hosts"] == ["whatchanged.example.com"]
     assert settings["public_url"] == "https://whatchanged.example.com"
+    assert set(settings["cookies"].values()) == {True}  # secure and out of JavaScript's reach
+    assert settings["hsts"] >= 31536000
+
+
+def test_the_deployment_checklist_is_clean_with_production_settings():
+    ignored = {"DEBUG", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the browser tests set it
+    clean = {k: v for k, v in os.environ.items() if k not in ignored}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "SECRET_KEY": "k3y-" + "x9Q" * 20,
+            "ALLOWED_HOSTS": "whatchanged.example.com",
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
 
 
 @pytest.mark.parametrize("secret", [None, "", "short", "dev-only-insecure-key" + "x" * 40])

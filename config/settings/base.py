@@ -4,10 +4,12 @@ With no DATABASE_URL and no REDIS_URL this is the embedded setup: SQLite, Celery
 filesystem transport under var/, and a local-memory cache. Nothing else needs installing.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "axes",
     "common",
     "teams",
     "pipelines",
@@ -46,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "common.health.HealthCheckMiddleware",  # first: probes skip host checks and redirects
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -54,8 +58,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "common.middleware.ViewerTimeZoneMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -109,6 +115,40 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Reverse proxies in front of the web server (client addresses come from X-Forwarded-For).
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+
+# Content-Security-Policy: scripts and styles from our own static files only, never inline
+# (django-csp). Pages keep their JavaScript in static/js and htmx its settings in a meta tag.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Login brute force: five failures lock that user name from that address for 15 minutes
+# (django-axes). Per pair, so an attacker cannot lock an engineer out from everywhere.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXIES
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "changes:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -174,6 +214,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES + 1
 # Requests per integration key per window; 0 turns the limit off.
 INGEST_RATE_LIMIT = env.int("INGEST_RATE_LIMIT", default=600)
 INGEST_RATE_WINDOW_SECONDS = env.int("INGEST_RATE_WINDOW_SECONDS", default=60)
+# Requests with unknown keys per client address and window, before 429 instead of 401.
+INGEST_UNKNOWN_KEY_LIMIT = env.int("INGEST_UNKNOWN_KEY_LIMIT", default=60)
+
 
 # Retention: how many days of each thing to keep.
 RETENTION_DAYS = {

@@ -51,8 +51,18 @@ def page(browser: Browser, live_server) -> Iterator[Page]:
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
+    blocked: list[str] = []  # the Content-Security-Policy must never have to step in
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(f"{page.url}: {message.text} ({message.location})")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert not blocked, blocked
 
 
 @pytest.fixture

@@ -66,3 +66,14 @@ def test_manual_form_error_then_fix_then_listed(logged_in_page: Page):
     expect(page.locator("td.summary", has_text="Raised the DB pool to 50 by hand")).to_be_visible()
     expect(page.locator(".message.success")).to_contain_text("Recorded")
     screenshot(page, "deployments-after-manual-change")
+
+
+def test_the_api_docs_run_under_the_content_security_policy(logged_in_page: Page):
+    page = logged_in_page
+    response = page.goto("/api/docs/")
+    directives = dict(
+        directive.strip().split(" ", 1)
+        for directive in response.headers["content-security-policy"].split(";")
+    )
+    assert directives["script-src"] == "'self'"  # no inline script, even here
+    page.get_by_text("/api/v1/changes", exact=True).first.wait_for()  # Swagger UI drew the schema

@@ -392,3 +392,41 @@ def test_keys_sent_in_the_body_never_reach_the_delivery_log(client, producer, na
     assert post_fixture(client, producer, load_fixture(producer, name)).status_code == 202
     delivery = Delivery.objects.get()
     assert KEY not in delivery.payload and "[redacted]" in delivery.payload
+
+
+def test_an_address_sending_unknown_keys_is_slowed_down(client, pipeline, settings):
+    settings.INGEST_UNKNOWN_KEY_LIMIT = 3
+    guesses = [post_json(client, VALID, key=f"guess-{n}").status_code for n in range(4)]
+
+    assert guesses == [401, 401, 401, 429]
+    refused = post_json(client, VALID, key="guess-5")
+    assert_error(refused, 429, "throttled")
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    other_address = client.post(
+        "/api/v1/changes",
+        json.dumps(VALID),
+        content_type="application/json",
+        headers={"Authorization": "Bearer guess-6"},
+        REMOTE_ADDR="198.51.100.7",
+    )
+    assert other_address.status_code == 401
+    assert post_json(client, VALID).status_code == 202  # the right key is still accepted
+
+
+def test_behind_a_proxy_the_forwarded_address_is_counted(client, pipeline, settings):
+    settings.INGEST_UNKNOWN_KEY_LIMIT = 1
+    settings.TRUSTED_PROXIES = 1
+
+    def guess(forwarded_for: str) -> int:
+        headers = {"Authorization": "Bearer guess", "X-Forwarded-For": forwarded_for}
+        return post_raw(client, "/api/v1/changes", json.dumps(VALID), headers).status_code
+
+    assert [guess("203.0.113.5"), guess("203.0.113.5")] == [401, 429]
+    assert guess("forged, 203.0.113.9") == 401  # another client behind the same proxy
+
+
+@pytest.mark.parametrize("value", ["run\x00-1", "run-\ud800"])
+def test_a_header_no_database_could_store_is_refused(client, pipeline, value):
+    response = post_json(client, VALID, **{"Idempotency-Key": value})
+    assert_error(response, 400, "malformed_header", "Idempotency-Key")
+    assert not ChangeEvent.objects.exists()

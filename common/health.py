@@ -1,0 +1,67 @@
+"""Probes for load balancers and orchestrators: /healthz (the process answers) and /readyz
+(it can do its work: the database answers, migrations are applied, the broker is reachable).
+
+A middleware at the top of the stack answers them, before host validation and the HTTPS
+redirect: probes come by IP address and plain HTTP. No login, and nothing secret in the body.
+"""
+
+import logging
+from collections.abc import Callable
+
+from celery import current_app
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+BROKER_TIMEOUT_SECONDS = 2
+
+
+class HealthCheckMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.migrated = False  # once applied, they stay applied for this process
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path == "/healthz":
+            return JsonResponse({"status": "ok"})
+        if request.path == "/readyz":
+            return self.ready()
+        return self.get_response(request)
+
+    def ready(self) -> JsonResponse:
+        checks = {"database": _database(), "broker": _broker()}
+        if checks["database"] == "ok":
+            self.migrated = self.migrated or _migrated()
+            checks["migrations"] = "ok" if self.migrated else "pending"
+        ready = all(state == "ok" for state in checks.values())
+        return JsonResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status=200 if ready else 503,
+        )
+
+
+def _database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        logger.warning("readiness: the database does not answer", exc_info=True)
+        return "unreachable"
+    return "ok"
+
+
+def _migrated() -> bool:
+    executor = MigrationExecutor(connection)
+    return not executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
+def _broker() -> str:
+    try:
+        with current_app.connection_for_write() as broker:
+            broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+    except Exception:  # kombu raises transport-specific errors
+        logger.warning("readiness: the broker is unreachable", exc_info=True)
+        return "unreachable"
+    return "ok"

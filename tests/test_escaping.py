@@ -1,0 +1,103 @@
+"""Every page that shows producer data escapes it: a change and an alert whose every text
+field carries markup go in through the real ingest endpoints, and then every page and
+fragment that renders them is read back."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from changes.models import ChangeEvent
+from incidents import correlation
+from incidents.models import Incident
+from tests.changes.ingest import pipeline_for, post_json
+from tests.incidents.ingest import KEY as ALERT_KEY
+from tests.pipelines.factories import AlertSourceFactory
+from tests.teams.factories import ComponentFactory
+
+pytestmark = pytest.mark.django_db
+
+MARKUP = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+
+
+@pytest.fixture
+def hostile_data(client):
+    """A change and an incident on the same component, markup in every field they show."""
+    pipeline = pipeline_for("alert24", name=f"pipe {MARKUP}"[:100])
+    source = AlertSourceFactory(kind="generic", key=ALERT_KEY, name=f"source {MARKUP}"[:100])
+    ComponentFactory(name="payments-service")
+    change = post_json(
+        client,
+        {
+            "component": "payments-service",
+            "description": MARKUP,
+            "summary": MARKUP,
+            "version": MARKUP,
+            "environment": MARKUP[:50],
+            "triggered_by": MARKUP,
+            "commit": MARKUP[:40],
+            "links": [{"href": "javascript:alert(1)", "text": MARKUP}],
+            "metadata": {"note": MARKUP},
+        },
+    )
+    assert change.status_code == 202, change.content
+    alert = client.post(
+        "/api/v1/incidents",
+        json.dumps(
+            {
+                "title": MARKUP,
+                "description": MARKUP,
+                "alias": MARKUP,
+                "components": ["payments-service", MARKUP[:100]],
+                "severity": "high",
+            }
+        ),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {ALERT_KEY}"},
+    )
+    assert alert.status_code in (200, 201, 202), alert.content
+    incident = Incident.objects.get()
+    correlation.correlate_incident(incident_id=incident.pk)
+    assert incident.suspects.exists()
+    return {
+        "change": ChangeEvent.objects.get(),
+        "incident": incident,
+        "pipeline": pipeline,
+        "source": source,
+    }
+
+
+def pages(data) -> list[str]:
+    change, incident = data["change"], data["incident"]
+    return [
+        reverse("changes:list"),
+        reverse("changes:list") + "?q=script",
+        reverse("changes:poll") + "?after=0",
+        reverse("changes:detail", args=[change.pk]),
+        reverse("incidents:list"),
+        reverse("incidents:live") + "?after=0",
+        reverse("incidents:detail", args=[incident.pk]),
+        reverse("incidents:detail-live", args=[incident.pk]),
+        reverse("incidents:component", args=["payments-service"]),
+        reverse("settings:overview"),
+        reverse("settings:integration", args=["pipelines", data["pipeline"].pk]),
+        reverse("settings:integration", args=["alert-sources", data["source"].pk]),
+    ]
+
+
+def test_no_page_renders_payload_markup(client, hostile_data, django_user_model):
+    client.force_login(django_user_model.objects.create_user("viewer", is_staff=True))
+    shown = []
+    for url in pages(hostile_data):
+        for headers in ({}, {"HX-Request": "true"}):  # the page, and its htmx fragment
+            response = client.get(url, headers=headers)
+            assert response.status_code in (200, 204), (url, response.status_code)
+            html = response.content.decode()
+            assert "<script>alert" not in html, url
+            assert "onerror=alert" not in html.replace("onerror=alert(1)&gt;", ""), url
+            assert 'href="javascript:' not in html, url
+            shown.append((url, bool(headers), "&lt;script&gt;" in html))
+    assert [page for page in shown if not page[2]] == []  # the data was there, escaped
+    detail = client.get(reverse("changes:detail", args=[hostile_data["change"].pk]))
+    assert ESCAPED in detail.content.decode()
