@@ -3,6 +3,7 @@
 Computed with one aggregate query and drawn as inline SVG by the template; no JavaScript.
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,10 +12,12 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from changes.models import ChangeEvent
+from common.cache import read_through
 
 SPANS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
 HEIGHT = 48
 BAR_GAP = 1
+CHART_CACHE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -84,4 +87,19 @@ def changes_per_hour(changes: QuerySet[ChangeEvent], *, span: str = "24h") -> St
         height=HEIGHT,
         total=sum(bar.total for bar in bars),
         failed=sum(bar.failed for bar in bars),
+    )
+
+
+def cached_changes_per_hour(
+    changes: QuerySet[ChangeEvent], *, span: str = "24h", filters: str = ""
+) -> StripChart:
+    """changes_per_hour, kept for a minute per filter set, span and time zone: on a busy day its
+    aggregate reads every change of the span (a hundred thousand rows for a busy 24 h), while
+    its hourly bars barely move in a minute; the rows below stay live."""
+    digest = hashlib.sha256(filters.encode()).hexdigest()[:32]
+    zone = timezone.get_current_timezone_name()
+    return read_through(
+        f"chart:{span}:{zone}:{digest}",
+        lambda: changes_per_hour(changes, span=span),
+        timeout=CHART_CACHE_SECONDS,
     )

@@ -39,7 +39,9 @@ def change_list(request: HtmxHttpRequest) -> HttpResponse:
         "filters": filters,
         "page": page,
         "cursor": selectors.latest_change_id(),
-        "chart": charts.changes_per_hour(changes, span=span),
+        "chart": charts.cached_changes_per_hour(
+            changes, span=span, filters=_query_without(request, "before", "span")
+        ),
         "query": _query_without(request, "before"),
         "has_changes": page.items or ChangeEvent.objects.exists(),
     }
@@ -114,9 +116,10 @@ def component_suggestions(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-def _query_without(request: HtmxHttpRequest, name: str) -> str:
+def _query_without(request: HtmxHttpRequest, *names: str) -> str:
     query = request.GET.copy()
-    query.pop(name, None)
+    for name in names:
+        query.pop(name, None)
     return query.urlencode()
 
 
