@@ -58,7 +58,9 @@ def redis_cache(settings):
     """The cache on the real Redis (a database of its own), as in production."""
     if not os.environ.get("REDIS_URL"):
         pytest.skip("needs Redis: set REDIS_URL=redis://… (CI does)")
-    location = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/5"
+    # A database per xdist worker: clearing one must not empty another test's cache.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    location = os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{5 + worker}"
     settings.CACHES = {
         "default": {"BACKEND": "common.redis_cache.RedisCache", "LOCATION": location}
     }
