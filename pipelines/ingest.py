@@ -102,7 +102,9 @@ class IngestApi(APIView):
             )
         except DomainError as error:
             # Unknown keys count against the client's address: 429 past a limit.
-            refusal = unknown_key_refusal(request) if isinstance(error, UnknownKey) else error
+            refusal = (
+                unknown_key_refusal(request._request) if isinstance(error, UnknownKey) else error
+            )
             result = IngestResult(
                 status_code=refusal.status,
                 data=error_body(refusal.code, refusal.message, refusal.fields),
@@ -312,8 +314,4 @@ def _clean(value: Any) -> Any:
 
 def _clean_text(text: str) -> str:
     text = text.replace("\x00", "")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
+    return text if _encodable(text) else text.encode("utf-8", "replace").decode("utf-8")
