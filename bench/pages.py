@@ -65,11 +65,15 @@ def main(samples: int) -> None:
         .values_list("pipeline__team__slug", flat=True)
         .first()
     )
+    newest = ChangeEvent.objects.order_by("-id").values("environment", "pipeline_id").first()
     incident_ids = list(Incident.objects.values_list("id", flat=True)[:5000])
     pages = {
         "deployments, first page": "/",
         "deployments, by team": f"/?team={team}",
         "deployments, by component": f"/?component={component}",
+        "deployments, by environment": f"/?environment={newest['environment']}",
+        "deployments, by pipeline": f"/?pipeline={newest['pipeline_id']}",
+        "deployments, rollbacks": "/?kind=rollback",
         "deployments, failed in 7 d": "/?outcome=failed&range=7d",
         "deployments, search": "/?q=v4",
         "deployments, 10,000 deep": f"/?before={encode_cursor(*position)}",

@@ -7,14 +7,13 @@ from typing import Any
 
 from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from changes.adapters.base import CanonicalChange
 from changes.models import ChangeEvent
+from common.cache import claim, release
 from pipelines.deliveries import record_delivery
 from pipelines.models import Delivery, DeploymentPipeline
 from teams.components import normalise_component_name, resolve_component_id, resolve_components
@@ -86,11 +85,7 @@ def request_correlation() -> None:
     name: changes may not import incidents. Broker down: logged (robust on_commit), the
     events are stored, and the periodic sweep correlates them later.
     """
-    try:
-        asked = not cache.add(CORRELATION_REQUESTED, 1, CORRELATION_REQUEST_SECONDS)
-    except (RedisError, OSError):
-        asked = False
-    if not asked:
+    if claim(CORRELATION_REQUESTED, CORRELATION_REQUEST_SECONDS):
         try:
             current_app.signature("incidents.correlate_pending_changes").delay()
         except Exception:
@@ -100,10 +95,7 @@ def request_correlation() -> None:
 
 def take_correlation_request() -> None:
     """For the worker, before it reads the waiting changes: later ones must ask again."""
-    try:
-        cache.delete(CORRELATION_REQUESTED)
-    except (RedisError, OSError):
-        pass  # the request expires by itself
+    release(CORRELATION_REQUESTED)
 
 
 @transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this

@@ -40,12 +40,23 @@ def read_through(key: str, compute: Callable[[], T], *, timeout: int) -> T:
 def forget(*keys: str) -> None:
     """Drop cached values now and again once the current transaction commits, so that a
     reader who cached the old rows in between does not keep them."""
-    _delete(keys)
-    transaction.on_commit(lambda: _delete(keys))
+    release(*keys)
+    transaction.on_commit(lambda: release(*keys))
 
 
-def _delete(keys: tuple[str, ...]) -> None:
+def claim(key: str, timeout: int) -> bool:
+    """Set `key` for `timeout` seconds unless it is set: True if this call set it (a flag or a
+    lock taken). With the cache unreachable, True too: callers then do their work anyway."""
+    try:
+        return cache.add(key, 1, timeout)
+    except (RedisError, OSError):
+        logger.warning("cache unreachable: %s taken without it", key)
+        return True
+
+
+def release(*keys: str) -> None:
+    """Delete keys; with the cache unreachable they expire by themselves."""
     try:
         cache.delete_many(keys)
     except (RedisError, OSError):
-        logger.warning("cache unreachable: %s not invalidated (they expire)", keys)
+        logger.warning("cache unreachable: %s left to expire", keys)

@@ -1,13 +1,10 @@
 """Celery wrappers around incident services: ids in, one idempotent service call each."""
 
-import contextlib
-
 from celery import shared_task
-from django.core.cache import cache
 from django.db import OperationalError
-from redis.exceptions import RedisError
 
 from changes.services import take_correlation_request
+from common.cache import claim, release
 from incidents import correlation, services
 
 CHANGES_RUNNING = "correlation:changes-running"
@@ -33,29 +30,17 @@ def correlate_pending_changes() -> int:
     and the worker's other processes must stay free for new incidents. A run that finds
     another under way comes back a second later (it still holds the request: see
     changes.services.request_correlation)."""
-    if not _take(CHANGES_RUNNING):
+    if not claim(CHANGES_RUNNING, LOCK_SECONDS):  # no cache: runs may overlap, which is safe
         correlate_pending_changes.apply_async(countdown=1)
         return 0
     try:
         take_correlation_request()
         handled = correlation.correlate_pending_changes()
     finally:
-        _release(CHANGES_RUNNING)
+        release(CHANGES_RUNNING)
     if handled == correlation.PENDING_BATCH:  # more are waiting: a message of their own
         correlate_pending_changes.delay()
     return handled
-
-
-def _take(lock: str) -> bool:
-    try:
-        return cache.add(lock, 1, timeout=LOCK_SECONDS)
-    except (RedisError, OSError):
-        return True  # no cache, no lock: runs may overlap, which correlation tolerates
-
-
-def _release(lock: str) -> None:
-    with contextlib.suppress(RedisError, OSError):
-        cache.delete(lock)
 
 
 @shared_task(name="incidents.sweep", **RETRYING)

@@ -12,14 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from redis.exceptions import RedisError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,7 +26,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from common.api_errors import ErrorSerializer, error_body
-from common.cache import read_through
+from common.cache import claim, read_through
 from common.exceptions import DomainError
 from common.tokens import hash_token
 from pipelines.deliveries import record_delivery
@@ -195,11 +193,7 @@ def touch_last_event(integration: Integration, at: datetime) -> None:
     behind its lock.
     """
     period = int(LAST_EVENT_PRECISION.total_seconds())
-    try:
-        first = cache.add(f"last-event:{integration._meta.label_lower}:{integration.pk}", 1, period)
-    except (RedisError, OSError):
-        first = True
-    if first:
+    if claim(f"last-event:{integration._meta.label_lower}:{integration.pk}", period):
         stale = Q(last_event_at__isnull=True) | Q(last_event_at__lt=at - LAST_EVENT_PRECISION)
         type(integration).objects.filter(stale, pk=integration.pk).update(last_event_at=at)
 
