@@ -18,7 +18,12 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# Prometheus figures of the web server and the worker add up in one folder, emptied per start.
+METRICS_DIR := $(CURDIR)/var/metrics
+run serve: export PROMETHEUS_MULTIPROC_DIR := $(METRICS_DIR)
+
 run: install
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	python manage.py migrate --noinput
 	python manage.py seed_demo
 	@echo "Whatchanged on http://127.0.0.1:8000 (Ctrl-C stops the web server, worker and beat)"
@@ -40,6 +45,7 @@ serve: export CONN_MAX_AGE ?= 60
 serve: install
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || \
 	  { echo "make serve needs DATABASE_URL=postgres://… and REDIS_URL=redis://…"; exit 2; }
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	DJANGO_SETTINGS_MODULE=config.settings.production python manage.py migrate --noinput
 	DJANGO_SETTINGS_MODULE=config.settings.production python manage.py collectstatic --noinput -v0
 	DJANGO_SETTINGS_MODULE=config.settings.production honcho -f Procfile start

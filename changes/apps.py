@@ -7,3 +7,7 @@ class ChangesConfig(AppConfig):
     def ready(self) -> None:
         # Registers the task names that lower apps enqueue by name.
         from changes import tasks  # noqa: F401
+        from changes.metrics import UncorrelatedChangesCollector
+        from common.metrics import SCRAPE_TIME
+
+        SCRAPE_TIME.register(UncorrelatedChangesCollector())

@@ -1,17 +1,23 @@
-"""Probes for load balancers and orchestrators: /healthz (the process answers) and /readyz
-(it can do its work: the database answers, migrations are applied, the broker is reachable).
+"""Endpoints for load balancers, orchestrators and Prometheus: /healthz (the process
+answers), /readyz (it can do its work: the database answers, migrations are applied, the
+broker is reachable) and /metrics.
 
 A middleware at the top of the stack answers them, before host validation and the HTTPS
-redirect: probes come by IP address and plain HTTP. No login, and nothing secret in the body.
+redirect: probes and scrapes come by IP address and plain HTTP. No login: the probes say
+nothing secret, and /metrics wants the METRICS_TOKEN as a bearer token.
 """
 
+import hmac
 import logging
 from collections.abc import Callable
 
 from celery import current_app
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from common.metrics import exposition
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +34,8 @@ class HealthCheckMiddleware:
             return JsonResponse({"status": "ok"})
         if request.path == "/readyz":
             return self.ready()
+        if request.path == "/metrics":
+            return metrics(request)
         return self.get_response(request)
 
     def ready(self) -> JsonResponse:
@@ -40,6 +48,19 @@ class HealthCheckMiddleware:
             {"status": "ready" if ready else "not ready", "checks": checks},
             status=200 if ready else 503,
         )
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    token = settings.METRICS_TOKEN
+    if not token:
+        return JsonResponse({"status": "disabled: set METRICS_TOKEN to scrape"}, status=404)
+    sent = request.headers.get("Authorization", "").encode()
+    if not hmac.compare_digest(sent, f"Bearer {token}".encode()):
+        response = JsonResponse({"status": "send the METRICS_TOKEN as a bearer token"}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    body, content_type = exposition()
+    return HttpResponse(body, content_type=content_type)
 
 
 def _database() -> str:

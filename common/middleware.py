@@ -1,13 +1,61 @@
-"""Show times in the viewer's time zone, which the browser reports in a cookie."""
+"""Middleware of our own: request ids, the viewer's time zone, database outages."""
 
+import re
+import time
+import uuid
 import zoneinfo
 from collections.abc import Callable
 from urllib.parse import unquote
 
+import structlog
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from common.api_errors import DATABASE_RETRY_AFTER_SECONDS
+from common.logs import REQUEST_ID_HEADER
+
+logger = structlog.get_logger(__name__)
+# An id a proxy or client sent is kept when it is a plain token, so logs can be joined across.
+ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
 TIME_ZONE_COOKIE = "tz"
+
+
+class RequestIdMiddleware:
+    """Give each request an id (the client's X-Request-ID, else a new one), bind it to every
+    log line of the request (and, by common/logs.py, of the tasks it enqueues), answer it in
+    the same header, and log one line per request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        sent = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = sent if ACCEPTABLE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            logger.info(
+                "request",
+                method=request.method,
+                # The URL pattern, not the path: some paths carry an integration key.
+                route=_route(request),
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            return response
+        finally:
+            structlog.contextvars.clear_contextvars()
+
+
+def _route(request: HttpRequest) -> str:
+    match = request.resolver_match
+    return f"/{match.route}" if match is not None else request.path[:200]
 
 
 class ViewerTimeZoneMiddleware:
@@ -26,3 +74,25 @@ class ViewerTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class DatabaseUnavailableMiddleware:
+    """A page whose database is restarting or unreachable answers 503 with Retry-After, not
+    500: nothing is broken that retrying will not fix. (The API's error handler does the same
+    in the one JSON error shape.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning("database unavailable", path=request.path, error=str(exception))
+        response = HttpResponse(
+            render_to_string("503.html"), status=503, content_type="text/html; charset=utf-8"
+        )
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response

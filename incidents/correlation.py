@@ -15,12 +15,14 @@ Scores and reasons are stored; correlating again updates them (idempotent).
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from changes.models import ChangeEvent
+from common.metrics import observe_correlation_lag
 from incidents.models import Incident, SuspectChange
 from pipelines.models import DeploymentPipeline
 from teams.models import Component
@@ -73,8 +75,15 @@ def correlate_incident(*, incident_id: int) -> list[SuspectChange]:
         key=lambda scored: _rank_key(scored[0][0], scored[1]),
     )[:MAX_SUSPECTS]
     suspects = _store(incident, ranked)
+    first_time = incident.correlated_at is None
     incident.correlated_at = timezone.now()
     incident.save(update_fields=("correlated_at",))
+    if first_time:
+        transaction.on_commit(
+            partial(
+                observe_correlation_lag, "incident", incident.created_at, incident.correlated_at
+            )
+        )
     return suspects
 
 
@@ -251,9 +260,11 @@ def correlate_changes(*, change_ids: list[int]) -> list[int]:
     incident_ids = incidents_for_changes(changes)
     for incident_id in incident_ids:  # the incidents open around these moments
         add_suspects(incident_id=incident_id, changes=changes)
-    ChangeEvent.objects.filter(pk__in=[change.pk for change in changes]).update(
-        correlated_at=timezone.now()
-    )
+    now = timezone.now()
+    ChangeEvent.objects.filter(pk__in=[change.pk for change in changes]).update(correlated_at=now)
+    for change in changes:
+        if change.correlated_at is None:
+            observe_correlation_lag("change", change.received_at, now)
     return incident_ids
 
 

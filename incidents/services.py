@@ -90,7 +90,13 @@ def process_alerts(
                 )
         except IntegrityError:
             raise ReplayedSignature() from None
-    return [_process(source, alert, received_at) for alert in alerts]
+    # Row locks in alias order, whatever order the producer sent: two requests carrying the
+    # same alerts in different orders would otherwise deadlock. Each alias keeps its own order.
+    in_lock_order = sorted(range(len(alerts)), key=lambda index: alerts[index].alias)
+    results: list[AlertResult] = [None] * len(alerts)  # type: ignore[list-item]
+    for index in in_lock_order:
+        results[index] = _process(source, alerts[index], received_at)
+    return results
 
 
 def _process(source: AlertSource, alert: CanonicalAlert, received_at: datetime) -> AlertResult:

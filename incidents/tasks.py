@@ -2,10 +2,13 @@
 
 from celery import shared_task
 from django.db import OperationalError
+from structlog import get_logger
 
 from changes.services import take_correlation_request
 from common.cache import claim, release
 from incidents import correlation, services
+
+logger = get_logger(__name__)
 
 CHANGES_RUNNING = "correlation:changes-running"
 LOCK_SECONDS = 300  # a crashed run's lock expires after this
@@ -21,7 +24,9 @@ RETRYING = {
 
 @shared_task(name="incidents.correlate_incident", **RETRYING)
 def correlate_incident(incident_id: int) -> int:
-    return len(correlation.correlate_incident(incident_id=incident_id))
+    suspects = len(correlation.correlate_incident(incident_id=incident_id))
+    logger.info("incident correlated", incident_id=incident_id, suspects=suspects)
+    return suspects
 
 
 @shared_task(name="incidents.correlate_pending_changes", **RETRYING)

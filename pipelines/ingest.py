@@ -6,6 +6,7 @@ header, or the body (401/403) → rate limit (429) → parse JSON (400) → the 
 """
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -24,7 +26,9 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
+from structlog import get_logger
 
+from common import metrics
 from common.api_errors import ErrorSerializer, error_body
 from common.cache import claim, read_through
 from common.exceptions import DomainError
@@ -40,6 +44,8 @@ from pipelines.exceptions import (
 )
 from pipelines.models import Delivery, Integration
 from pipelines.throttling import check_rate, unknown_key_refusal
+
+logger = get_logger(__name__)
 
 LAST_EVENT_PRECISION = timedelta(seconds=10)
 # A safety net: every change to an integration drops its cached lookup at once (signals.py).
@@ -74,6 +80,21 @@ class IngestApi(APIView):
     integration_model: ClassVar[type[Integration]]
     # For producers that put the key in the body (PagerDuty's routing_key, ilert's integrationKey).
     body_key_field: ClassVar[str] = ""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
+        started = time.perf_counter()
+        self.integration: Integration | None = None
+        self.outcome = "unavailable"  # until post() decides: a database error skips it
+        response = super().dispatch(request, *args, **kwargs)
+        if request.method == "POST":
+            metrics.observe_ingest(
+                integration=self.integration_model._meta.model_name,
+                kind=self.integration.kind if self.integration else "unknown",
+                outcome=self.outcome if response.status_code < 500 else "unavailable",
+                status=response.status_code,
+                seconds=time.perf_counter() - started,
+            )
+        return response
 
     def post(self, request: Request, key: str = "") -> Response:
         received_at = timezone.now()
@@ -117,19 +138,9 @@ class IngestApi(APIView):
                 response["WWW-Authenticate"] = 'Bearer realm="ingest"'
         else:
             response = Response(result.data, status=result.status_code)
+        self.integration, self.outcome = integration, result.outcome
         if integration is not None:
-            if result.outcome == Delivery.Outcome.ACCEPTED:
-                touch_last_event(integration, received_at)
-            record_delivery(
-                integration=integration,
-                received_at=received_at,
-                event_type=result.event_type or event_type,
-                status_code=result.status_code,
-                outcome=result.outcome,
-                reason=result.reason,
-                body=body,
-                object_id=result.object_id,
-            )
+            _log_delivery(integration, result, received_at, event_type, body)
         return response
 
     def get_authenticators(self) -> list:
@@ -173,6 +184,33 @@ class IngestApi(APIView):
     def _integration_from_body(self, payload: Any) -> Integration:
         key = payload.get(self.body_key_field) if isinstance(payload, Mapping) else None
         return find_integration(self.integration_model, key if isinstance(key, str) else "")
+
+
+def _log_delivery(
+    integration: Integration,
+    result: IngestResult,
+    received_at: datetime,
+    event_type: str,
+    body: bytes,
+) -> None:
+    """Bookkeeping after the answer is decided. The event is committed by now: a database
+    that goes away at this instant must not turn its 2xx into an error (the producer would
+    send it again), so a failure here is logged and the answer stands."""
+    try:
+        if result.outcome == Delivery.Outcome.ACCEPTED:
+            touch_last_event(integration, received_at)
+        record_delivery(
+            integration=integration,
+            received_at=received_at,
+            event_type=result.event_type or event_type,
+            status_code=result.status_code,
+            outcome=result.outcome,
+            reason=result.reason,
+            body=body,
+            object_id=result.object_id,
+        )
+    except DatabaseError as error:
+        logger.warning("delivery not logged", integration=integration.pk, error=str(error))
 
 
 def admit(integration: Integration) -> None:

@@ -66,8 +66,8 @@ def is_sns_url(url: object) -> bool:
 def verify_sns_message(message: Mapping[str, Any]) -> None:
     """Raise BadSignature unless SNS signed this message with the certificate it names."""
     message_type = message.get("Type")
-    if message_type not in SIGNED_FIELDS:
-        raise BadSignature(f"Unknown SNS message Type {message_type!r}.")
+    if not isinstance(message_type, str) or message_type not in SIGNED_FIELDS:
+        raise BadSignature(f"Unknown SNS message Type {str(message_type)[:100]!r}.")
     algorithm = HASHES.get(str(message.get("SignatureVersion")))
     if algorithm is None:
         raise BadSignature("SignatureVersion must be 1 or 2.")

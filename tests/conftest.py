@@ -7,6 +7,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.core.cache import cache
+from django.db import connection
 from redis.exceptions import RedisError
 
 from config.celery import app
@@ -68,6 +69,21 @@ def redis_cache(settings):
     yield cache
     with contextlib.suppress(RedisError):  # a test may have pointed the cache elsewhere
         cache.clear()
+
+
+@pytest.fixture
+def database_unreachable(transactional_db):
+    """The default connection pointed where no database is (a closed port; for SQLite, a
+    directory that does not exist), restored afterwards."""
+    original = dict(connection.settings_dict)
+    if connection.vendor == "sqlite":
+        connection.settings_dict["NAME"] = "/nonexistent/whatchanged.sqlite3"
+    else:
+        connection.settings_dict["PORT"] = "9"
+    connection.close()
+    yield
+    connection.close()
+    connection.settings_dict.update(original)
 
 
 @pytest.fixture

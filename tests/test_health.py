@@ -1,7 +1,6 @@
 """/healthz and /readyz: for probes, which come by IP address, over plain HTTP, logged out."""
 
 import pytest
-from django.db import connection
 
 from config.celery import app
 
@@ -40,21 +39,6 @@ def test_readyz_is_503_when_the_broker_is_unreachable(client):
         app._pool = None
     assert response.status_code == 503
     assert response.json()["checks"]["broker"] == "unreachable"
-
-
-@pytest.fixture
-def database_unreachable(transactional_db):
-    """The default connection pointed where no database is (a closed port; for SQLite, a
-    directory that does not exist), restored afterwards."""
-    original = dict(connection.settings_dict)
-    if connection.vendor == "sqlite":
-        connection.settings_dict["NAME"] = "/nonexistent/whatchanged.sqlite3"
-    else:
-        connection.settings_dict["PORT"] = "9"
-    connection.close()
-    yield
-    connection.close()
-    connection.settings_dict.update(original)
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(client, database_unreachable):

@@ -12,6 +12,8 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from common import logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -52,6 +54,7 @@ MIDDLEWARE = [
     "common.health.HealthCheckMiddleware",  # first: probes skip host checks and redirects
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "common.middleware.RequestIdMiddleware",  # after static files: those are not logged
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -61,6 +64,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "common.middleware.ViewerTimeZoneMiddleware",
+    "common.middleware.DatabaseUnavailableMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its page
 ]
 
@@ -117,6 +121,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Reverse proxies in front of the web server (client addresses come from X-Forwarded-For).
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+
+# Prometheus scrapes /metrics with this as a bearer token; unset, /metrics is off.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Content-Security-Policy: scripts and styles from our own static files only, never inline
 # (django-csp). Pages keep their JavaScript in static/js and htmx its settings in a meta tag.
@@ -254,9 +261,18 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Structured logs (common/logs.py): JSON lines unless LOG_FORMAT=console (DEBUG's default).
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"structured": {"()": logs.formatter, "json": LOG_FORMAT == "json"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's own handlers (console in DEBUG, runserver's) would print a second, unredacted
+    # copy of its lines: everything goes through the root handler instead.
+    "loggers": {name: {"handlers": [], "propagate": True} for name in ("django", "django.server")},
 }
+logs.configure_structlog()
+# Celery's worker keeps the logging configured above instead of replacing the root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

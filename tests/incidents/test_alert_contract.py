@@ -76,6 +76,8 @@ def test_sns_message_we_sign_ourselves_is_accepted_in_both_versions(client):
         ({"SigningCertURL": "http://sns.us-east-1.amazonaws.com/x.pem"}, "SigningCertURL"),
         ({"SigningCertURL": "https://sns.us-east-1.amazonaws.com.evil.io/x.pem"}, "SigningCertURL"),
         ({"Type": "Surprise"}, "Type"),
+        ({"Type": ["Notification"]}, "Type"),  # found by tests/test_fuzz_ingest.py
+        ({"Type": None}, "Type"),
     ],
 )
 def test_sns_signature_problems_are_401_and_change_nothing(client, change, message):

@@ -1,0 +1,115 @@
+"""Redeliveries that arrive at the same instant, on separate connections: a producer retrying
+while its first request is still in flight, or two web processes taking the same message.
+
+Each request runs in its own thread with its own database connection, released together by a
+barrier, so the unique indexes and row locks decide (not the order the test sends them in).
+"""
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test import Client
+
+from changes.models import ChangeEvent
+from common.times import parse_timestamp
+from incidents.models import AlertReceipt, Incident, TimelineEntry
+from tests.changes.ingest import pipeline_for, post_fixture
+from tests.conftest import postgres_only
+from tests.fixtures import load_fixture
+from tests.incidents.ingest import install_sns_certificate, send, source_for, url_for
+
+pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
+
+SENDERS = 8
+
+
+def all_at_once(requests: list[Callable[[Client], Any]]) -> list[Any]:
+    """Run each request in a thread of its own, all released at the same moment."""
+    barrier = threading.Barrier(len(requests))
+    answers: list[Any] = [None] * len(requests)
+
+    def run(index: int) -> None:
+        try:
+            client = Client()
+            barrier.wait()
+            answers[index] = requests[index](client)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_a_github_delivery_sent_eight_times_at_once_is_one_change():
+    fixture = load_fixture("github", "deployment_status_success")
+    pipeline_for("github")
+
+    answers = all_at_once([lambda client: post_fixture(client, "github", fixture)] * SENDERS)
+
+    assert [answer.status_code for answer in answers] == [202] * SENDERS
+    change = ChangeEvent.objects.get()
+    assert {answer.json()["id"] for answer in answers} == {change.pk}
+    assert sorted(answer.json()["status"] for answer in answers) == ["duplicate"] * (
+        SENDERS - 1
+    ) + ["recorded"]
+
+
+def test_an_sns_message_delivered_eight_times_at_once_is_one_incident(tmp_path, settings):
+    settings.SNS_CERT_DIR = str(tmp_path)
+    install_sns_certificate(tmp_path)
+    fixture = load_fixture("sns_cloudwatch", "02_alarm_metric")
+    source_for("sns_cloudwatch", fixture)
+
+    with time_machine.travel(parse_timestamp(fixture["received_at"]), tick=False):
+        answers = all_at_once([lambda client: send(client, fixture, url_for(fixture))] * SENDERS)
+
+    assert [answer.status_code for answer in answers] == [202] * SENDERS
+    incident = Incident.objects.get()
+    # The same MessageId: every copy answers what the first did, and nothing repeats.
+    assert [answer.json()["action"] for answer in answers] == ["raised"] * SENDERS
+    assert {answer.json()["id"] for answer in answers} == {incident.pk}
+    assert incident.repeat_count == 0
+    assert AlertReceipt.objects.count() == 1
+    assert TimelineEntry.objects.filter(incident=incident).count() == 1
+
+
+def test_alertmanager_groups_in_either_order_at_once_make_one_incident_per_alert():
+    """Alertmanager resends a firing group on every repeat interval, and two of its replicas
+    may each send one; the alerts of a group may come in either order."""
+    fixture = load_fixture("alertmanager", "01_firing_two_alerts")
+    source_for("alertmanager", fixture)
+    payload = json.loads(fixture["body"])
+    reversed_body = json.dumps({**payload, "alerts": payload["alerts"][::-1]})
+    bodies = [fixture["body"], reversed_body] * (SENDERS // 2)
+
+    answers = all_at_once(
+        [
+            lambda client, body=body: send(client, fixture, url_for(fixture), body=body)
+            for body in bodies
+        ]
+    )
+
+    assert [answer.status_code for answer in answers] == [202] * SENDERS, [
+        answer.content for answer in answers
+    ]
+    expected = {item["alias"] for item in fixture["expect"]["incidents"]}
+    incidents = Incident.objects.all()
+    assert {incident.alias for incident in incidents} == expected
+    for incident in incidents:
+        actions = [
+            row["action"]
+            for answer in answers
+            for row in answer.json()["results"]
+            if row["id"] == incident.pk
+        ]
+        assert sorted(actions) == ["raised"] + ["repeat"] * (SENDERS - 1)
+        assert incident.repeat_count == SENDERS - 1
