@@ -172,6 +172,7 @@ def serving(env: dict) -> Iterator[dict[str, subprocess.Popen]]:
         "sync",
         "--log-level",
         "warning",
+        "--no-control-socket",  # two gunicorns here; the default socket path is one
     ]
     processes = {
         "web": subprocess.Popen(

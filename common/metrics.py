@@ -48,7 +48,9 @@ CORRELATION_LAG = Histogram(
 BROKER_TIMEOUT_SECONDS = 2
 
 
-def observe_ingest(*, integration: str, kind: str, outcome: str, status: int, seconds: float):
+def observe_ingest(
+    *, integration: str, kind: str, outcome: str, status: int, seconds: float
+) -> None:
     INGEST_REQUESTS.labels(integration, kind, outcome, str(status)).inc()
     INGEST_SECONDS.labels(integration).observe(seconds)
 

@@ -173,7 +173,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # --- Celery -----------------------------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+    # A message taken by a worker that then died whole comes back after this long (Redis has
+    # no acknowledgements of its own). Tasks take seconds; countdowns and retries stay far
+    # below it, so nothing running is handed out twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 600}
 else:
     _queue_dir = VAR_DIR / "celery"
     for _folder in ("queue", "processed"):
