@@ -91,6 +91,8 @@ def add_member(*, by: Actor, team: Team, username_or_email: str, role: str) -> M
             details={"user": user.get_username(), "role": role},
         )
     elif membership.role != role:
+        if membership.role == Membership.Role.ADMIN:
+            _keep_an_admin(membership, "demote")
         before = audit.snapshot(membership, ("role",))
         membership.role = role
         membership.save(update_fields=("role",))
@@ -100,6 +102,8 @@ def add_member(*, by: Actor, team: Team, username_or_email: str, role: str) -> M
 
 @transaction.atomic
 def remove_member(*, by: Actor, membership: Membership) -> None:
+    if membership.role == Membership.Role.ADMIN:
+        _keep_an_admin(membership, "remove")
     audit.record(
         by=by,
         action=AuditEntry.Action.DELETED,
@@ -109,6 +113,21 @@ def remove_member(*, by: Actor, membership: Membership) -> None:
         details={"user": membership.user.get_username()},
     )
     membership.delete()
+
+
+def _keep_an_admin(membership: Membership, action: str) -> None:
+    """Refuse to take away the team's last admin: nobody but staff could manage it then.
+
+    The admins' rows are locked, so two admins removing each other at the same moment
+    cannot both succeed."""
+    admins = Membership.objects.select_for_update().filter(
+        team_id=membership.team_id, role=Membership.Role.ADMIN
+    )
+    if not [pk for pk in admins.values_list("pk", flat=True) if pk != membership.pk]:
+        raise SettingInvalid(
+            f"Cannot {action} the last admin of the team: make someone else an admin first.",
+            fields={"role": ["A team needs at least one admin."]},
+        )
 
 
 @transaction.atomic

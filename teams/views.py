@@ -100,12 +100,15 @@ def member_role(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     require_admin(request.user, membership.team)
     form = RoleForm(request.POST)
     if form.is_valid():
-        services.add_member(
-            by=request.user,
-            team=membership.team,
-            username_or_email=membership.user.get_username(),
-            role=form.cleaned_data["role"],
-        )
+        try:
+            services.add_member(
+                by=request.user,
+                team=membership.team,
+                username_or_email=membership.user.get_username(),
+                role=form.cleaned_data["role"],
+            )
+        except DomainError as error:  # the last admin
+            messages.error(request, error.message)
     return redirect("settings:team", slug=slug)
 
 
@@ -116,8 +119,12 @@ def member_remove(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
         Membership.objects.select_related("team", "user"), pk=pk, team__slug=slug
     )
     require_admin(request.user, membership.team)
-    services.remove_member(by=request.user, membership=membership)
-    messages.success(request, f"{membership.user.get_username()} left {membership.team.name}.")
+    try:
+        services.remove_member(by=request.user, membership=membership)
+    except DomainError as error:  # the last admin
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{membership.user.get_username()} left {membership.team.name}.")
     return redirect("settings:team", slug=slug)
 
 

@@ -18,10 +18,13 @@ from django.test import Client
 from changes.models import ChangeEvent
 from common.times import parse_timestamp
 from incidents.models import AlertReceipt, Incident, TimelineEntry
+from teams.models import Membership
+from teams.services import remove_member
 from tests.changes.ingest import pipeline_for, post_fixture
 from tests.conftest import postgres_only
 from tests.fixtures import load_fixture
 from tests.incidents.ingest import install_sns_certificate, send, source_for, url_for
+from tests.teams.factories import MembershipFactory, TeamFactory
 
 pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -113,3 +116,23 @@ def test_alertmanager_groups_in_either_order_at_once_make_one_incident_per_alert
         ]
         assert sorted(actions) == ["raised"] + ["repeat"] * (SENDERS - 1)
         assert incident.repeat_count == SENDERS - 1
+
+
+def test_two_admins_removing_each_other_at_once_leave_one_admin():
+    team = TeamFactory()
+    admins = [MembershipFactory(team=team, role="admin") for _ in range(2)]
+
+    def remove_the_other(number: int) -> Callable[[Client], str]:
+        def remove(_: Client) -> str:
+            try:
+                remove_member(by=admins[number].user, membership=admins[1 - number])
+            except Exception as error:
+                return type(error).__name__
+            return "removed"
+
+        return remove
+
+    outcomes = all_at_once([remove_the_other(0), remove_the_other(1)])
+
+    assert sorted(outcomes) == ["SettingInvalid", "removed"]
+    assert Membership.objects.filter(team=team, role="admin").count() == 1

@@ -295,6 +295,22 @@ def test_member_bodies_are_checked(team):
     assert Membership.objects.get().role == "admin"
 
 
+def test_the_last_admin_can_be_neither_demoted_nor_removed(team):
+    admin = actor("admin", team)
+    staff = Api(actor("staff", team))
+    myself = "/api/v1/teams/payments/members/admin-of-payments"
+
+    assert_error(Api(admin).patch(myself, {"role": "member"}), 400, "role")
+    assert_error(Api(admin).delete(myself), 400, "role")
+    assert_error(staff.delete(myself), 400, "role")  # staff too: the team would be unmanaged
+    assert Membership.objects.get(team=team).role == "admin"
+    assert not AuditEntry.objects.exists()
+
+    MembershipFactory(team=team, role="admin", user__username="bob")
+    assert Api(admin).delete(myself).status_code == 204  # another admin remains: free to go
+    assert list(Membership.objects.values_list("user__username", "role")) == [("bob", "admin")]
+
+
 def test_members_are_listed_by_username(team):
     for name in ("zoe", "adam"):
         MembershipFactory(team=team, user__username=name, role="member")

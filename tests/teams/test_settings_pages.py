@@ -53,6 +53,27 @@ def test_adding_an_unknown_user_says_so(client):
     assert "No user" in response.content.decode()
 
 
+def test_the_last_admin_stays_and_the_page_says_why(client):
+    people = cast()
+    admin = Membership.objects.get(team=people.team, user=people.users["team-admin"])
+    client.force_login(people.users["team-admin"])
+
+    removed = client.post(
+        reverse("settings:member-remove", args=[people.team.slug, admin.pk]), follow=True
+    )
+    demoted = client.post(
+        reverse("settings:member-role", args=[people.team.slug, admin.pk]),
+        {"role": "member"},
+        follow=True,
+    )
+
+    for response in (removed, demoted):
+        assert response.status_code == 200
+        assert "last admin of the team" in response.content.decode()
+    admin.refresh_from_db()
+    assert admin.role == "admin"
+
+
 @pytest.mark.parametrize("actor", ACTORS)
 def test_components_are_changed_by_their_owner_teams_admins(client, actor):
     people = cast()
