@@ -101,6 +101,7 @@ class TimelineEntry(models.Model):
         REOPENED = "reopened", "Reopened"
         NOTE = "note", "Note"
         STATUS = "status", "Status"
+        VERDICT = "verdict", "Verdict"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     at = models.DateTimeField()

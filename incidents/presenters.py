@@ -173,9 +173,20 @@ def entry_text(entry: TimelineEntry, incident: Incident) -> str:
         return f"Alert repeated ({actor})"
     if entry.kind == TimelineEntry.Kind.NOTE:
         return f"{actor}: {entry.data.get('text', '')}"
+    if entry.kind == TimelineEntry.Kind.VERDICT:
+        return _verdict_text(actor, entry.data)
     if entry.kind == TimelineEntry.Kind.RESOLVED and entry.data.get("reason"):
         return f"Resolved: {entry.data['reason']} ({actor})"
     return f"{entry.get_kind_display()} by {actor}"
+
+
+def _verdict_text(actor: str, data: dict) -> str:
+    change = data.get("change") or "a change"
+    if data.get("verdict") == SuspectChange.Verdict.CONFIRMED:
+        return f"{actor} marked {change} as the confirmed cause"
+    if data.get("verdict") == SuspectChange.Verdict.UNRELATED:
+        return f"{actor} marked {change} as not related"
+    return f"{actor} cleared the verdict on {change}"
 
 
 def _suspect_note(row: TimelineRow) -> str:

@@ -20,6 +20,7 @@ from common.exceptions import DomainError
 from incidents import tasks
 from incidents.adapters.base import AlertAction, CanonicalAlert
 from incidents.models import AlertReceipt, Incident, IncidentComponent, SuspectChange, TimelineEntry
+from incidents.presenters import change_name
 from pipelines.deliveries import record_delivery
 from pipelines.exceptions import ReplayedSignature
 from pipelines.models import AlertSource, Delivery, SeenSignature, Severity
@@ -366,7 +367,8 @@ def set_verdict(*, incident: Incident, change_id: int, verdict: str, actor: Acto
             fields={"verdict": [f"{verdict!r} is not a valid choice."]},
         )
     suspect = (
-        SuspectChange.objects.select_for_update()
+        SuspectChange.objects.select_for_update(of=("self",))
+        .select_related("change")
         .filter(incident=incident, change_id=change_id)
         .first()
     )
@@ -374,10 +376,22 @@ def set_verdict(*, incident: Incident, change_id: int, verdict: str, actor: Acto
         raise DomainError(
             "That change is no longer a suspect of this incident; reload the page to see why."
         )
+    if suspect.verdict == verdict:
+        return suspect  # a second click: nothing changed, nothing to record
     suspect.verdict = verdict
     suspect.verdict_by = actor.user
     suspect.verdict_at = timezone.now()
     suspect.save(update_fields=("verdict", "verdict_by", "verdict_at"))
+    # On the timeline too: the postmortem shows who decided what, and when.
+    _timeline(
+        incident,
+        TimelineEntry.Kind.VERDICT,
+        actor,
+        suspect.verdict_at,
+        verdict=verdict,
+        change_id=str(change_id),
+        change=change_name(suspect.change),
+    )
     return suspect
 
 

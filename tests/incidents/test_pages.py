@@ -474,6 +474,25 @@ def test_verdicts_confirm_reject_and_clear(logged_in_client, user):
     assert top.verdict == "" and "Verdict cleared." in cleared.content.decode()
 
 
+def test_verdicts_are_on_the_timeline_once_each_and_in_the_postmortem(logged_in_client):
+    incident = make_incident()
+    top = suspect(incident, component="payments-<b>api</b>", version="v4.7.0")
+    confirm = {"change": top.change_id, "verdict": "confirmed"}
+
+    first = action(logged_in_client, "verdict", incident, confirm)
+    action(logged_in_client, "verdict", incident, confirm)  # a second click changes nothing
+    action(logged_in_client, "verdict", incident, {**confirm, "verdict": ""})
+
+    marked = "oncall marked payments-&lt;b&gt;api&lt;/b&gt; v4.7.0 as the confirmed cause"
+    assert marked in first.content.decode()  # the answer's timeline already shows it
+    entries = TimelineEntry.objects.filter(incident=incident, kind="verdict").order_by("id")
+    assert [entry.data["verdict"] for entry in entries] == ["confirmed", ""]
+    assert {entry.actor for entry in entries} == {"oncall"}
+    detail = page(logged_in_client, reverse("incidents:detail", args=[incident.pk]))
+    assert "oncall cleared the verdict on payments-&lt;b&gt;api&lt;/b&gt; v4.7.0" in detail
+    assert "oncall marked payments-" in detail
+
+
 def test_verdicts_survive_correlating_again(logged_in_client):
     incident = make_incident()
     change = ChangeEventFactory(occurred_at=incident.started_at - timedelta(minutes=5))
