@@ -16,7 +16,12 @@ from changes.models import ChangeEvent
 from common.cache import claim, release
 from pipelines.deliveries import record_delivery
 from pipelines.models import Delivery, DeploymentPipeline
-from teams.components import normalise_component_name, resolve_component_id, resolve_components
+from teams.components import (
+    forget_catalog,
+    normalise_component_name,
+    resolve_component_id,
+    resolve_components,
+)
 
 # CanonicalChange fields that describe the request, not the change.
 _NOT_STORED = {"event_type", "branch"}
@@ -63,9 +68,14 @@ def record_change(
             .exclude(idempotency_key="")
             .first()
         )
-        if first is None:
-            raise
-        return first, False
+        if first is not None:
+            return first, False
+        # Not a twin: the cached catalog named a component deleted since, and its foreign
+        # key failed at commit. Once more, with the catalog read afresh.
+        forget_catalog()
+        event.pk = None
+        event.resolved_component_id = resolve_component_id(fields["component"])
+        _insert(event)
     return event, True
 
 

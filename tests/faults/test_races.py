@@ -20,11 +20,11 @@ from common.times import parse_timestamp
 from incidents.models import AlertReceipt, Incident, TimelineEntry
 from teams.models import Membership
 from teams.services import remove_member
-from tests.changes.ingest import pipeline_for, post_fixture
+from tests.changes.ingest import pipeline_for, post_fixture, post_json
 from tests.conftest import postgres_only
 from tests.fixtures import load_fixture
 from tests.incidents.ingest import install_sns_certificate, send, source_for, url_for
-from tests.teams.factories import MembershipFactory, TeamFactory
+from tests.teams.factories import ComponentFactory, MembershipFactory, TeamFactory
 
 pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -136,3 +136,20 @@ def test_two_admins_removing_each_other_at_once_leave_one_admin():
 
     assert sorted(outcomes) == ["SettingInvalid", "removed"]
     assert Membership.objects.filter(team=team, role="admin").count() == 1
+
+
+def test_a_component_deleted_behind_the_cached_catalog_still_stores_the_change(client):
+    """Another process deletes a component; this one's catalog has not heard yet."""
+    pipeline_for("alert24")
+    doomed = ComponentFactory(name="payments-service")
+    ComponentFactory(name="search-api")
+    body = {"description": "Deploy", "environment": "production"}
+    assert post_json(client, {**body, "component": "search-api"}).status_code == 202  # cached
+    with connection.cursor() as cursor:  # no signal: as if from elsewhere, a moment ago
+        cursor.execute("DELETE FROM teams_component WHERE id = %s", [doomed.pk])
+
+    response = post_json(client, {**body, "component": "payments-service"})
+
+    assert response.status_code == 202, response.content
+    change = ChangeEvent.objects.get(pk=response.json()["id"])
+    assert (change.component, change.resolved_component_id) == ("payments-service", None)
