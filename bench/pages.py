@@ -66,6 +66,10 @@ def main(samples: int) -> None:
         .first()
     )
     newest = ChangeEvent.objects.order_by("-id").values("environment", "pipeline_id").first()
+    # An engineer pasting a commit from the middle of the history: the time index alone would
+    # scan half the table to find it.
+    middle = ChangeEvent.objects.order_by("-occurred_at", "-id").values_list("commit", flat=True)
+    commit = middle[ChangeEvent.objects.count() // 2][:7]
     incident_ids = list(Incident.objects.values_list("id", flat=True)[:5000])
     pages = {
         "deployments, first page": "/",
@@ -75,7 +79,8 @@ def main(samples: int) -> None:
         "deployments, by pipeline": f"/?pipeline={newest['pipeline_id']}",
         "deployments, rollbacks": "/?kind=rollback",
         "deployments, failed in 7 d": "/?outcome=failed&range=7d",
-        "deployments, search": "/?q=v4",
+        "deployments, search v4 (2 letters)": "/?q=v4",
+        "deployments, search a commit": f"/?q={commit}",
         "deployments, 10,000 deep": f"/?before={encode_cursor(*position)}",
         "incident page": f"/incidents/{incident_ids[len(incident_ids) // 2]}/",
         "incidents list": "/incidents/",

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 
-from changes.models import ChangeEvent
+from changes.models import ChangeEvent, search_text
 from common.widgets import FastSelect
 from pipelines.models import DeploymentPipeline
 from teams.components import normalise_component_name
@@ -81,15 +81,11 @@ class ChangeFilter(django_filters.FilterSet):
         fields = ("q", "team", "component", "environment", "pipeline", "kind", "outcome")
 
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        """Summary, description, version or commit contains the words."""
+        """Summary, description, version, component or commit contains each word (on
+        PostgreSQL, a trigram index answers words of three letters or more)."""
+        queryset = queryset.alias(search_text=search_text())
         for word in value.split()[:5]:
-            queryset = queryset.filter(
-                Q(summary__icontains=word)
-                | Q(description__icontains=word)
-                | Q(version__icontains=word)
-                | Q(commit__istartswith=word)
-                | Q(component__icontains=word)
-            )
+            queryset = queryset.filter(search_text__icontains=word)
         return queryset
 
     def filter_component(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

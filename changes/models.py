@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.expressions import RawSQL
 
 from pipelines.models import DeploymentPipeline
 from teams.models import Component
@@ -83,3 +84,15 @@ class ChangeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.component or 'change'} {self.kind} {self.outcome} at {self.occurred_at:%c}"
+
+
+def search_text() -> RawSQL:
+    """The searched fields as one text, exactly as the trigram index of migration 0002 has
+    them (upper-cased by `icontains`): PostgreSQL uses the index only for this expression."""
+    table = ChangeEvent._meta.db_table
+    columns = ("summary", "description", "version", "component", "commit")
+    return RawSQL(  # noqa: S611 - fixed column names, no input
+        " || ' ' || ".join(f'"{table}"."{column}"' for column in columns),
+        (),
+        output_field=models.TextField(),
+    )

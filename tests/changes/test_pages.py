@@ -9,8 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from changes.filters import ChangeFilter
 from changes.models import ChangeEvent
 from tests.changes.factories import ChangeEventFactory
+from tests.conftest import postgres_only
 from tests.incidents.factories import SuspectChangeFactory
 from tests.pipelines.factories import DeploymentPipelineFactory
 from tests.teams.factories import ComponentFactory, TeamFactory
@@ -41,6 +43,44 @@ def test_filters_narrow_the_list_and_live_in_the_url(logged_in_client):
     both = page(logged_in_client)
     assert "Pay deploy" in both and "Search deploy" in both
     assert 'hx-push-url="true"' in both
+
+
+@pytest.mark.parametrize(
+    ("words", "found"),
+    [
+        ("v4.7", {"payments"}),  # version
+        ("9E41C07", {"payments"}),  # commit, any case
+        ("flag rollout", {"search"}),  # every word, in the description
+        ("SEARCH-api", {"search"}),  # component
+        ("deploy", {"payments", "search"}),
+        ("deploy nowhere", set()),
+    ],
+)
+def test_search_looks_in_every_text_field_for_every_word(logged_in_client, words, found):
+    ChangeEventFactory(
+        component="payments-service", summary="Pay deploy", version="v4.7.0", commit="9e41c07b3d"
+    )
+    ChangeEventFactory(
+        component="search-api", summary="Search deploy", description="Feature flag rollout"
+    )
+
+    body = page(logged_in_client, q=words)
+
+    assert ("Pay deploy" in body, "Search deploy" in body) == (
+        "payments" in found,
+        "search" in found,
+    )
+
+
+@postgres_only
+def test_the_search_is_answered_by_the_trigram_index():
+    """The filter's expression and the index's must stay the same, or every search scans."""
+    queryset = ChangeFilter({"q": "payments"}, queryset=ChangeEvent.objects.all()).qs
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a few test rows: force the choice
+        plan = queryset.order_by().explain()
+
+    assert "change_search_idx" in plan
 
 
 def test_a_filter_change_gets_the_results_fragment(logged_in_client):
