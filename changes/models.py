@@ -75,6 +75,10 @@ class ChangeEvent(models.Model):
                 fields=("resolved_component", "-occurred_at"), name="change_rcomponent_time_idx"
             ),
             models.Index(fields=("pipeline", "-occurred_at"), name="change_pipeline_time_idx"),
+            # "Failed in 7 d", "rollbacks": rare values, which the time index alone would scan
+            # past thousands of rows to find.
+            models.Index(fields=("outcome", "-occurred_at", "-id"), name="change_outcome_time_idx"),
+            models.Index(fields=("kind", "-occurred_at", "-id"), name="change_kind_time_idx"),
             models.Index(
                 fields=("received_at",),
                 condition=models.Q(correlated_at__isnull=True),
