@@ -31,7 +31,6 @@ SHARED_PROCESSORS: list[Processor] = [
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
-    redact_keys,
 ]
 
 
@@ -45,6 +44,7 @@ def formatter(*, json: bool) -> structlog.stdlib.ProcessorFormatter:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info if json else _keep,
+            redact_keys,  # last: tracebacks too
             renderer,
         ],
     )

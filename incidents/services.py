@@ -94,10 +94,8 @@ def process_alerts(
     # Row locks in alias order, whatever order the producer sent: two requests carrying the
     # same alerts in different orders would otherwise deadlock. Each alias keeps its own order.
     in_lock_order = sorted(range(len(alerts)), key=lambda index: alerts[index].alias)
-    results: list[AlertResult] = [None] * len(alerts)  # type: ignore[list-item]
-    for index in in_lock_order:
-        results[index] = _process(source, alerts[index], received_at)
-    return results
+    results = {index: _process(source, alerts[index], received_at) for index in in_lock_order}
+    return [results[index] for index in range(len(alerts))]
 
 
 def _process(source: AlertSource, alert: CanonicalAlert, received_at: datetime) -> AlertResult:

@@ -88,11 +88,15 @@ def test_integration_keys_never_reach_the_logs(client, pipeline, log_lines):
     post_change(client, "{not json")  # 400: Django logs the path of every 4xx
     post_change(client, key="unknown-key-9876543210")  # 401
     post_change(client, {"description": ""})  # 400 naming the field
+    try:  # a traceback that carries one
+        raise ValueError(f"while handling /api/v1/pipelines/{PIPELINE_KEY}/events")
+    except ValueError:
+        logging.getLogger("pipelines").exception("ingest failed")
 
     output = json.dumps(log_lines())
     assert "Bad Request" in output and "Unauthorized" in output  # Django's own lines are there
     assert PIPELINE_KEY not in output and "unknown-key-9876543210" not in output
-    assert "/pipelines/[redacted]/events" in output
+    assert "/pipelines/[redacted]/events" in output and "ValueError" in output
 
 
 def test_the_request_id_follows_the_alert_into_the_worker_that_correlates_it(
