@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 from celery import Task
+from structlog.processors import format_exc_info
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -36,22 +37,15 @@ SHARED_PROCESSORS: list[Processor] = [
 
 def formatter(*, json: bool) -> structlog.stdlib.ProcessorFormatter:
     """The formatter of the console handler (settings.LOGGING)."""
-    renderer: Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    # Keys are redacted last, from formatted tracebacks too.
+    if json:
+        tail = [format_exc_info, redact_keys, structlog.processors.JSONRenderer()]
+    else:  # the console renderer prints tracebacks itself
+        tail = [redact_keys, structlog.dev.ConsoleRenderer(colors=False)]
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=SHARED_PROCESSORS,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if json else _keep,
-            redact_keys,  # last: tracebacks too
-            renderer,
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
     )
-
-
-def _keep(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
-    return event  # the console renderer prints tracebacks itself
 
 
 def configure_structlog() -> None:
