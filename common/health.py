@@ -11,17 +11,15 @@ import hmac
 import logging
 from collections.abc import Callable
 
-from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from common.broker import broker_connection
 from common.metrics import exposition
 
 logger = logging.getLogger(__name__)
-
-BROKER_TIMEOUT_SECONDS = 2
 
 
 class HealthCheckMiddleware:
@@ -80,8 +78,8 @@ def _migrated() -> bool:
 
 def _broker() -> str:
     try:
-        with current_app.connection_for_write() as broker:
-            broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+        with broker_connection():
+            pass
     except Exception:  # kombu raises transport-specific errors
         logger.warning("readiness: the broker is unreachable", exc_info=True)
         return "unreachable"

@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator
 from datetime import datetime
 
-from celery import current_app
 from django.conf import settings
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,6 +25,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from common.broker import broker_connection
 
 INGEST_REQUESTS = Counter(
     "whatchanged_ingest_requests",
@@ -44,8 +45,6 @@ CORRELATION_LAG = Histogram(
     ["event"],
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
 )
-
-BROKER_TIMEOUT_SECONDS = 2
 
 
 def observe_ingest(
@@ -78,8 +77,7 @@ def _queue_depths() -> dict[str, int]:
     queues |= {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
     depths = {}
     try:
-        with current_app.connection_for_read() as connection:
-            connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+        with broker_connection() as connection:
             channel = connection.default_channel
             for queue in sorted(queues):
                 try:
