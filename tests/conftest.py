@@ -1,13 +1,16 @@
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from redis.exceptions import RedisError
 
 from config.celery import app
@@ -105,3 +108,25 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def all_at_once(requests: list[Callable[[Client], Any]]) -> list[Any]:
+    """Run each request in a thread of its own, with its own client and database connection,
+    all released at the same moment (so locks and unique indexes decide, not the test)."""
+    barrier = threading.Barrier(len(requests))
+    answers: list[Any] = [None] * len(requests)
+
+    def run(index: int) -> None:
+        try:
+            client = Client()
+            barrier.wait()
+            answers[index] = requests[index](client)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers

@@ -3,17 +3,15 @@ committed whatever the others are, nothing stored twice, and as many queries for
 
 import json
 import math
-import threading
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.test import Client
 
 from changes.models import ChangeEvent
 from pipelines.models import Delivery
 from tests.changes.ingest import KEY, pipeline_for, post_json, post_raw
-from tests.conftest import postgres_only, wait_for
+from tests.conftest import all_at_once, postgres_only, wait_for
 from tests.pipelines.factories import DeploymentPipelineFactory
 from tests.teams.factories import ComponentAliasFactory, ComponentFactory
 
@@ -332,21 +330,7 @@ def test_concurrent_batches_with_the_same_keys_store_each_change_once():
     keys = [f"run-{n}" for n in range(300)]
     # Opposite orders: inserted in this order, the two would deadlock on the unique index.
     bodies = [[{**VALID, "idempotency_key": key} for key in order] for order in (keys, keys[::-1])]
-    start = threading.Barrier(2)
-    answers: list = [None, None]
-
-    def send(number: int) -> None:
-        try:
-            start.wait()
-            answers[number] = post_batch(Client(), bodies[number])
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send, args=(number,)) for number in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = all_at_once([lambda client, body=body: post_batch(client, body) for body in bodies])
 
     assert [answer.status_code for answer in answers] == [202, 202]
     assert ChangeEvent.objects.count() == 300

@@ -6,9 +6,7 @@ barrier, so the unique indexes and row locks decide (not the order the test send
 """
 
 import json
-import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import time_machine
@@ -21,7 +19,7 @@ from incidents.models import AlertReceipt, Incident, TimelineEntry
 from teams.models import Membership
 from teams.services import remove_member
 from tests.changes.ingest import pipeline_for, post_fixture, post_json
-from tests.conftest import postgres_only
+from tests.conftest import all_at_once, postgres_only
 from tests.fixtures import load_fixture
 from tests.incidents.ingest import install_sns_certificate, send, source_for, url_for
 from tests.teams.factories import ComponentFactory, MembershipFactory, TeamFactory
@@ -29,27 +27,6 @@ from tests.teams.factories import ComponentFactory, MembershipFactory, TeamFacto
 pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
 
 SENDERS = 8
-
-
-def all_at_once(requests: list[Callable[[Client], Any]]) -> list[Any]:
-    """Run each request in a thread of its own, all released at the same moment."""
-    barrier = threading.Barrier(len(requests))
-    answers: list[Any] = [None] * len(requests)
-
-    def run(index: int) -> None:
-        try:
-            client = Client()
-            barrier.wait()
-            answers[index] = requests[index](client)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
 
 
 def test_a_github_delivery_sent_eight_times_at_once_is_one_change():

@@ -2,17 +2,15 @@
 reopen and add notes the way Alert24 scripts and people do."""
 
 import json
-import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client
 
 from incidents.models import Incident
 from pipelines.models import Delivery
 from teams.services import create_api_token
-from tests.conftest import postgres_only
+from tests.conftest import all_at_once, postgres_only
 from tests.incidents.factories import IncidentFactory, TimelineEntryFactory
 from tests.pipelines.factories import AlertSourceFactory
 from tests.teams.factories import UserFactory
@@ -161,26 +159,17 @@ def test_list_costs_constant_queries(client, token, count, django_assert_max_num
 def test_simultaneous_alerts_of_one_alias_make_one_incident():
     AlertSourceFactory(kind="generic", key="race-key-0123456789")
     body = json.dumps({"title": "Checkout down", "alias": "checkout-down", "severity": "critical"})
-    barrier = threading.Barrier(8)
-    answers: list[dict] = []
 
-    def post() -> None:
-        client = Client()
-        barrier.wait()
+    def post(client: Client) -> dict:
         response = client.post(
             "/api/v1/incidents",
             body,
             content_type="application/json",
             headers={"Authorization": "Bearer race-key-0123456789"},
         )
-        answers.append(response.json())
-        connection.close()
+        return response.json()
 
-    threads = [threading.Thread(target=post) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = all_at_once([post] * 8)
 
     incident = Incident.objects.get(alias="checkout-down")
     assert sorted(answer["action"] for answer in answers) == ["raised"] + ["repeat"] * 7
