@@ -22,7 +22,6 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import redis
@@ -32,10 +31,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from changes.models import ChangeEvent
 from incidents.models import Incident
 from tests.conftest import postgres_only, wait_for
-from tests.faults.test_worker_killed import database_url
+from tests.faults.processes import ROOT, production_env
 from tests.pipelines.factories import AlertSourceFactory, DeploymentPipelineFactory
 
-ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_KEY = "restart-pipeline-key-0123456789"
 SOURCE_KEY = "restart-source-key-0123456789"
 METRICS_TOKEN = "restart-metrics-token"
@@ -78,19 +76,14 @@ def server(transactional_db, tmp_path):
     """gunicorn with the production settings on this test's database."""
     port = free_port()
     redis_url = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/13"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "fault-test-only-" + "k" * 40,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": redis_url,
-        "HTTPS": "false",
-        "CONN_MAX_AGE": "60",
-        "INGEST_RATE_LIMIT": "0",
-        "METRICS_TOKEN": METRICS_TOKEN,
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = production_env(
+        REDIS_URL=redis_url,
+        CONN_MAX_AGE="60",
+        INGEST_RATE_LIMIT="0",
+        METRICS_TOKEN=METRICS_TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+        LOG_LEVEL="WARNING",
+    )
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and project
         [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
          "--workers", "2", "--graceful-timeout", "5", "--no-control-socket"],

@@ -16,28 +16,19 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-from django.db import connection
 
 from config.celery import app
 from incidents import tasks
 from incidents.models import Incident, IncidentComponent, SuspectChange
 from tests.changes.factories import ChangeEventFactory
 from tests.conftest import postgres_only, wait_for
+from tests.faults.processes import ROOT, database_url, production_env
 from tests.incidents.factories import IncidentFactory
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     postgres_only,
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (CI has it)"),
 ]
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    return (
-        f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
 
 
 def children(pid: int) -> list[int]:
@@ -53,19 +44,12 @@ def queue():
 @pytest.fixture
 def worker(transactional_db, queue):
     """`celery worker` (prefork, one child) on this test's database and queue."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "fault-test-only-" + "k" * 40,
-        "DATABASE_URL": database_url(),
-        "HTTPS": "false",
-    }
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and project
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork",
          "--concurrency=1", f"--queues={queue}", "--loglevel=warning", "--without-heartbeat",
          "--without-mingle", "--without-gossip"],
         cwd=ROOT,
-        env=env,
+        env=production_env(),
     )  # fmt: skip
     # Consuming once its queue is bound: a message sent before that would have no route.
     broker = redis.Redis.from_url(os.environ["REDIS_URL"])
