@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from common import logs
 from incidents.models import Incident
+from tests.changes.ingest import post_raw
 from tests.conftest import wait_for
 from tests.pipelines.factories import AlertSourceFactory, DeploymentPipelineFactory
 
@@ -38,13 +39,15 @@ def log_lines():
     root.setLevel(level)
 
 
-def post_change(client, body=CHANGE, key=PIPELINE_KEY, **headers):
+def post_change(client, body=CHANGE, key=PIPELINE_KEY):
     raw = body if isinstance(body, str) else json.dumps(body)
-    return client.post(
-        f"/api/v1/pipelines/{key}/events",
-        raw,
-        content_type="application/json",
-        headers=headers,
+    return post_raw(client, f"/api/v1/pipelines/{key}/events", raw)
+
+
+def raise_alert(client, **headers):
+    body = json.dumps({"title": "Checkout down", "alias": "checkout-down"})
+    return post_raw(
+        client, "/api/v1/incidents", body, {"Authorization": f"Bearer {SOURCE_KEY}", **headers}
     )
 
 
@@ -104,12 +107,7 @@ def test_the_request_id_follows_the_alert_into_the_worker_that_correlates_it(
 ):
     AlertSourceFactory(kind="generic", key=SOURCE_KEY)
 
-    response = client.post(
-        "/api/v1/incidents",
-        json.dumps({"title": "Checkout down", "alias": "checkout-down"}),
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {SOURCE_KEY}", "X-Request-ID": "trace-4d2e"},
-    )
+    response = raise_alert(client, **{"X-Request-ID": "trace-4d2e"})
 
     assert response.status_code == 202
     incident_id = response.json()["id"]
@@ -190,12 +188,7 @@ def test_metrics_show_correlation_lag_queue_depth_and_backlog(
 
     with django_capture_on_commit_callbacks(execute=True):  # tasks run eagerly in tests
         post_change(client)
-        client.post(
-            "/api/v1/incidents",
-            json.dumps({"title": "Checkout down", "alias": "checkout-down"}),
-            content_type="application/json",
-            headers={"Authorization": f"Bearer {SOURCE_KEY}"},
-        )
+        raise_alert(client)
 
     after = scrape(client)
     for event in ("change", "incident"):
