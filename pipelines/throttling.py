@@ -7,7 +7,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 
@@ -65,13 +65,13 @@ def _over_limit(name: str, limit: int) -> int:
 
 
 def _count(key: str, timeout: int) -> int:
-    backend = caches["default"]
+    backend = caches["default"]  # the backend itself: `cache` is a proxy to it
     if isinstance(backend, RedisCache):
         return backend.count(key, timeout)
     # Other backends (files in development, memory in tests): not atomic across processes.
-    cache.add(key, 0, timeout=timeout)
+    backend.add(key, 0, timeout=timeout)
     try:
-        return cache.incr(key)
+        return backend.incr(key)
     except ValueError:  # expired between add and incr: this request opens a new window
-        cache.set(key, 1, timeout=timeout)
+        backend.set(key, 1, timeout=timeout)
         return 1
