@@ -1,5 +1,7 @@
 """Change events: deployments, config and infrastructure changes, manual hotfixes."""
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models.expressions import RawSQL
@@ -8,11 +10,30 @@ from pipelines.models import DeploymentPipeline
 from teams.models import Component
 
 
-class ChangeEvent(models.Model):
-    """One change, as its producer reported it, in canonical form.
+class ChangeEventQuerySet(models.QuerySet["ChangeEvent"]):
+    def bulk_create(self, objs, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        objs = list(objs)
+        for change in objs:
+            change.fill_span()
+        return super().bulk_create(objs, *args, **kwargs)
 
-    `occurred_at` is the producer's time (else the time we received it); correlation uses it.
+    def logical(self) -> "ChangeEventQuerySet":
+        """One row per logical change: reports grouped under another change are left out."""
+        return self.filter(same_as=None)
+
+
+class ChangeEvent(models.Model):
+    """One change of one pipeline: a lifecycle with one identity, in canonical form.
+
+    A rollout may be reported several times (started, then succeeded or failed): the reports
+    with the same `identity` update one row, and `events` keeps each of them. `started_at` is
+    its start, `finished_at` its end (empty while it runs), `occurred_at` the time of its
+    latest state (the finish once finished). Correlation measures from `started_at`.
     `component` is the normalised name as sent; `resolved_component` the catalog entry it means.
+
+    The same rollout reported by another pipeline too is a row of that pipeline, grouped under
+    the first one by `same_as` (see changes.grouping): the logical change is the row whose
+    `same_as` is empty, and only it is shown, counted and correlated.
     """
 
     class Kind(models.TextChoices):
@@ -28,8 +49,15 @@ class ChangeEvent(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         STARTED = "started", "Started"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # The outcomes a rollout ends with; `started` is the only one that is not an end.
+    FINAL_OUTCOMES = frozenset(("succeeded", "failed", "cancelled"))
+    ROLLED_BACK = "rolled_back"
 
     occurred_at = models.DateTimeField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField()
     component = models.CharField(max_length=200, blank=True)
     resolved_component = models.ForeignKey(
@@ -56,8 +84,32 @@ class ChangeEvent(models.Model):
         related_name="manual_changes",
     )
     idempotency_key = models.CharField(max_length=200, blank=True)
+    # The producer's own id of what changed (a GitHub deployment, a CodePipeline execution):
+    # its later reports update this row. Empty for producers that report a change once.
+    identity = models.CharField(max_length=300, blank=True)
+    # Each report that told us, oldest first: {"outcome", "at", "received_at", "key",
+    # "event_id", "event_type"}. Empty for changes recorded before lifecycles (one report).
+    events = models.JSONField(default=list, blank=True)
+    same_as = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="also_reported",
+        db_index=False,  # a partial index below: almost every row is null
+    )
+    rolled_back_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rolled_back_changes",
+        db_index=False,
+    )
     # Set when correlation has seen this change; the sweep picks up the ones left null.
     correlated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ChangeEventQuerySet.as_manager()
 
     class Meta:
         constraints = (
@@ -65,6 +117,11 @@ class ChangeEvent(models.Model):
                 fields=("pipeline", "idempotency_key"),
                 condition=~models.Q(idempotency_key=""),
                 name="uniq_change_idempotency_per_pipeline",
+            ),
+            models.UniqueConstraint(
+                fields=("pipeline", "identity"),
+                condition=~models.Q(identity=""),
+                name="uniq_change_identity_per_pipeline",
             ),
         )
         indexes = (
@@ -84,10 +141,64 @@ class ChangeEvent(models.Model):
                 condition=models.Q(correlated_at__isnull=True),
                 name="change_uncorrelated_idx",
             ),
+            models.Index(
+                fields=("same_as",),
+                condition=models.Q(same_as__isnull=False),
+                name="change_same_as_idx",
+            ),
+            models.Index(
+                fields=("rolled_back_by",),
+                condition=models.Q(rolled_back_by__isnull=False),
+                name="change_rolled_back_by_idx",
+            ),
         )
 
     def __str__(self) -> str:
         return f"{self.component or 'change'} {self.kind} {self.outcome} at {self.occurred_at:%c}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.fill_span()
+        super().save(*args, **kwargs)
+
+    def fill_span(self) -> None:
+        """A change reported once is an instant: it starts, and ends unless it is running, when
+        it occurred."""
+        if self.started_at is None:
+            self.started_at = self.occurred_at
+        if self.finished_at is None and self.outcome in self.FINAL_OUTCOMES:
+            self.finished_at = self.occurred_at
+
+    @property
+    def status(self) -> str:
+        """started, succeeded, failed, cancelled, or rolled_back once a rollback undid it."""
+        return self.ROLLED_BACK if self.rolled_back_by_id else self.outcome
+
+    @property
+    def is_running(self) -> bool:
+        return self.outcome == self.Outcome.STARTED
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.finished_at - self.started_at if self.finished_at else None
+
+    def rolling_out_at(self, moment: datetime) -> bool:
+        """Started by `moment` and not finished before it."""
+        return self.started_at <= moment and (
+            self.finished_at is None or self.finished_at >= moment
+        )
+
+    @property
+    def transitions(self) -> list[dict]:
+        """The reports of this change, oldest first; one for a change stored before lifecycles."""
+        if self.events:
+            return self.events
+        return [
+            {
+                "outcome": self.outcome,
+                "at": self.occurred_at.isoformat(),
+                "key": self.idempotency_key,
+            }
+        ]
 
 
 def search_text() -> RawSQL:

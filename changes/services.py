@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from changes import lifecycle
 from changes.adapters.base import CanonicalChange
 from changes.models import ChangeEvent
 from common.cache import claim, release
@@ -23,8 +24,25 @@ from teams.components import (
     resolve_components,
 )
 
+# What record_change says a report was.
+RECORDED, UPDATED, DUPLICATE = "recorded", "updated", "duplicate"
 # CanonicalChange fields that describe the request, not the change.
-_NOT_STORED = {"event_type", "branch"}
+_NOT_STORED = {"event_type", "branch", "event_id", "started_at"}
+# What a later report of a change may change.
+UPDATED_FIELDS = (
+    *lifecycle.TEXT_FIELDS,
+    "component",
+    "resolved_component",
+    "kind",
+    "outcome",
+    "occurred_at",
+    "started_at",
+    "finished_at",
+    "links",
+    "metadata",
+    "events",
+    "correlated_at",
+)
 _STORED = tuple(
     field.name for field in dataclasses.fields(CanonicalChange) if field.name not in _NOT_STORED
 )
@@ -44,11 +62,15 @@ def record_change(
     change: CanonicalChange,
     received_at: datetime | None = None,
     author: AbstractBaseUser | None = None,
-) -> tuple[ChangeEvent, bool]:
-    """Store a change once. A redelivery (same pipeline and idempotency key) gets the first row
-    back and enqueues nothing. After commit, the change is handed to correlation.
+) -> tuple[ChangeEvent, str]:
+    """Store one report of a change, and say what it was: `recorded` (a new change),
+    `updated` (a later report of a change known by its identity) or `duplicate` (a redelivery:
+    the same idempotency key, or the same id in the producer's body). After commit, a new or
+    updated change is handed to correlation.
     """
     received_at = received_at or timezone.now()
+    if change.identity and pipeline is not None:
+        return _record_report(pipeline=pipeline, change=change, received_at=received_at)
     fields = _stored_fields(change, received_at)
     event = ChangeEvent(
         **fields,
@@ -69,14 +91,14 @@ def record_change(
             .first()
         )
         if first is not None:
-            return first, False
+            return first, DUPLICATE
         # Not a twin: the cached catalog named a component deleted since, and its foreign
         # key failed at commit. Once more, with the catalog read afresh.
         forget_catalog()
         event.pk = None
         event.resolved_component_id = resolve_component_id(fields["component"])
         _insert(event)
-    return event, True
+    return event, RECORDED
 
 
 @transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this
@@ -85,6 +107,66 @@ def _insert(event: ChangeEvent) -> None:
     # pipeline.last_event_at is noted by the ingest view after commit (touch_last_event):
     # updating that one row inside every transaction would serialise concurrent ingests.
     transaction.on_commit(request_correlation, robust=True)
+
+
+def _record_report(
+    *, pipeline: DeploymentPipeline, change: CanonicalChange, received_at: datetime
+) -> tuple[ChangeEvent, str]:
+    """A report of a change with an identity: the first creates it, later ones update it.
+
+    Reports of one change may arrive at the same instant (a producer retrying, two of its
+    workers): the row is locked while a report is applied, and when two first reports race,
+    the unique (pipeline, identity) index lets one insert and the other applies itself to it.
+    """
+    for attempt in range(3):
+        try:
+            return _apply_report(pipeline=pipeline, change=change, received_at=received_at)
+        except IntegrityError:
+            # A twin inserted the identity first (applied on the next try), or the cached
+            # catalog named a component deleted since: the catalog is read afresh.
+            forget_catalog()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this
+def _apply_report(
+    *, pipeline: DeploymentPipeline, change: CanonicalChange, received_at: datetime
+) -> tuple[ChangeEvent, str]:
+    return _apply_report_locked(pipeline=pipeline, change=change, received_at=received_at)
+
+
+def _apply_report_locked(
+    *, pipeline: DeploymentPipeline, change: CanonicalChange, received_at: datetime
+) -> tuple[ChangeEvent, str]:
+    event = (
+        ChangeEvent.objects.select_for_update()
+        .filter(pipeline=pipeline, identity=change.identity)
+        .first()
+    )
+    if event is None:
+        fields = _stored_fields(change, received_at)
+        event = ChangeEvent(
+            **fields,
+            pipeline=pipeline,
+            received_at=received_at,
+            resolved_component_id=resolve_component_id(fields["component"]),
+        )
+        event.save(force_insert=True)
+        transaction.on_commit(request_correlation, robust=True)
+        return event, RECORDED
+    if lifecycle.is_repeat(event, change):
+        return event, DUPLICATE
+    lifecycle.apply_report(
+        event, change, at=change.occurred_at or received_at, received_at=received_at
+    )
+    event.component = normalise_component_name(change.component) or event.component
+    event.resolved_component_id = resolve_component_id(event.component)
+    event.correlated_at = None  # correlated again, with its new span and outcome
+    event.save(update_fields=UPDATED_FIELDS)
+    transaction.on_commit(request_correlation, robust=True)
+    return event, UPDATED
 
 
 def request_correlation() -> None:
@@ -114,10 +196,10 @@ def record_changes(
     pipeline: DeploymentPipeline,
     changes: Sequence[CanonicalChange],
     received_at: datetime | None = None,
-) -> list[tuple[int, bool]]:
+) -> list[tuple[int, str]]:
     """Store a batch of a pipeline's changes, each once, with as many queries for 1,000 changes
-    as for one (on PostgreSQL; SQLite splits long inserts). Returns (id, created) per change,
-    in order.
+    as for one (on PostgreSQL; SQLite splits long inserts). Returns (id, status) per change, in
+    order, the status as record_change's. Changes with an identity take a few queries each.
 
     Idempotent like record_change: a change whose key is already stored, or appeared earlier in
     the batch, gets the first row's id and `created` False. Changes without a key are always
@@ -126,13 +208,22 @@ def record_changes(
     if len(changes) > MAX_BATCH_SIZE:
         raise ValueError(f"at most {MAX_BATCH_SIZE} changes per batch, got {len(changes)}")
     received_at = received_at or timezone.now()
+    # Reports of changes with an identity update their change one by one, in identity order
+    # (two batches lock shared changes in the same order); the rest go in two statements.
+    reports = {
+        index: _report_in_batch(pipeline, change, received_at)
+        for index, change in sorted(
+            ((index, change) for index, change in enumerate(changes) if change.identity),
+            key=lambda item: item[1].identity,
+        )
+    }
     rows = [_stored_fields(change, received_at) for change in changes]
     components = resolve_components([row["component"] for row in rows])
     keyed: dict[str, ChangeEvent] = {}  # the first change of each key
     unkeyed: list[ChangeEvent] = []
     for change, row in zip(changes, rows, strict=True):
         key = change.idempotency_key
-        if key in keyed:
+        if key in keyed or change.identity:
             continue
         event = ChangeEvent(
             **row,
@@ -171,16 +262,37 @@ def record_changes(
     if unkeyed:
         ChangeEvent.objects.bulk_create(unkeyed)
         created.update(event.pk for event in unkeyed)
-    results: list[tuple[int, bool]] = []
+    results: list[tuple[int, str]] = []
     unkeyed_ids = iter(event.pk for event in unkeyed)
-    for change in changes:
+    for index, change in enumerate(changes):
+        if index in reports:
+            results.append(reports[index])
+            continue
         key = change.idempotency_key
         change_id = ids[key] if key else next(unkeyed_ids)
-        results.append((change_id, change_id in created))
+        results.append((change_id, RECORDED if change_id in created else DUPLICATE))
         created.discard(change_id)  # a key's twins later in the batch are duplicates
-    if any(is_new for _, is_new in results):
+    if any(status != DUPLICATE for _, status in results):
         transaction.on_commit(request_correlation, robust=True)
     return results
+
+
+def _report_in_batch(
+    pipeline: DeploymentPipeline, change: CanonicalChange, received_at: datetime
+) -> tuple[int, str]:
+    """A report with an identity, inside the batch's transaction: a savepoint, so that losing
+    a race for the identity to a concurrent request retries instead of failing the batch."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                event, status = _apply_report_locked(
+                    pipeline=pipeline, change=change, received_at=received_at
+                )
+                return event.pk, status
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _with_keys(pipeline: DeploymentPipeline, keys: Iterable[str]) -> QuerySet[ChangeEvent]:
@@ -196,7 +308,10 @@ def _stored_fields(change: CanonicalChange, received_at: datetime) -> dict[str, 
     # Not dataclasses.asdict: its deep copy costs more than the rest, 1,000 times a batch.
     fields = {name: getattr(change, name) for name in _STORED}
     fields["component"] = normalise_component_name(change.component)
-    fields["occurred_at"] = change.occurred_at or received_at
+    fields["occurred_at"] = at = change.occurred_at or received_at
+    fields["started_at"] = min(change.started_at or at, at)
+    fields["finished_at"] = at if change.outcome in ChangeEvent.FINAL_OUTCOMES else None
+    fields["events"] = [lifecycle.report_entry(change, at=at, received_at=received_at)]
     fields["links"] = [dict(link) for link in change.links]
     fields["metadata"] = dict(change.metadata)
     return fields

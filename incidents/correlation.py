@@ -1,6 +1,8 @@
 """Which changes most plausibly caused an incident (DESIGN.md, "Correlation rules").
 
-1. Window: changes with occurred_at in [started_at - window, started_at + skew].
+1. Window: changes whose span [started_at, finished_at or now] meets
+   [incident start - window, incident start + skew]. A rollout still running at the start is
+   the closest timing there is; otherwise distance is measured from the change's start.
 2. Team scoping (ilert's rule): the incident's teams are its alert source's team and the owner
    teams of its components. If any of them owns a deployment pipeline, only changes from those
    teams' pipelines (and manual changes on components they own) are candidates; otherwise
@@ -12,7 +14,8 @@
 Scores and reasons are stored; correlating again updates them (idempotent).
 """
 
-from bisect import bisect_left
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -21,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from changes import grouping
 from changes.models import ChangeEvent
 from common.metrics import observe_correlation_lag
 from incidents.models import Incident, SuspectChange
@@ -36,6 +40,10 @@ LONGEST_WINDOW = timedelta(hours=24)
 MAX_SUSPECTS = 200
 # The most new changes correlated together (correlate_pending_changes).
 PENDING_BATCH = 500
+# A change still marked running counts as running for at most this long: a rollout whose end
+# was never reported must not haunt every later incident.
+ROLLOUT_LIMIT = timedelta(hours=6)
+ROLLING_OUT = re.compile(r"^rolling out at the start \(started (\d+) minutes? before\)$")
 # Score bands: a class outranks any environment, an environment outranks any timing.
 CLASS_WEIGHT = {"component": 3000.0, "dependency": 2000.0, "other": 1000.0}
 ENVIRONMENT_WEIGHT = 500.0
@@ -88,8 +96,20 @@ def correlate_incident(*, incident_id: int) -> list[SuspectChange]:
 
 
 def _rank_key(score: float, change: ChangeEvent) -> tuple[float, float, int]:
-    """Suspects' order: the highest score, then the latest change, then the latest recorded."""
-    return (-score, -change.occurred_at.timestamp(), -change.pk)
+    """Suspects' order: the highest score, then the latest start, then the latest recorded."""
+    return (-score, -change.started_at.timestamp(), -change.pk)
+
+
+def span_end(change: ChangeEvent, now: datetime) -> datetime:
+    """When the change stopped changing things: its finish, else now (within ROLLOUT_LIMIT)."""
+    if change.finished_at is not None:
+        return change.finished_at
+    return min(now, change.started_at + ROLLOUT_LIMIT)
+
+
+def meets_window(change: ChangeEvent, start: datetime, end: datetime, now: datetime) -> bool:
+    """Whether the change's span meets [start, end]."""
+    return change.started_at <= end and span_end(change, now) >= start
 
 
 def _context(incident: Incident) -> Context:
@@ -129,8 +149,13 @@ def _context(incident: Incident) -> Context:
 
 
 def _candidates(context: Context) -> list[ChangeEvent]:
-    changes = ChangeEvent.objects.filter(
-        occurred_at__gte=context.window_start, occurred_at__lte=context.window_end
+    # Spans meeting the window, in terms the time indexes answer: a finished change ended
+    # (occurred_at) after the window opened; a running one started at most ROLLOUT_LIMIT ago.
+    start, end = context.window_start, context.window_end
+    changes = ChangeEvent.objects.logical().filter(
+        Q(occurred_at__gte=start, occurred_at__lte=end + ROLLOUT_LIMIT)
+        | Q(outcome=ChangeEvent.Outcome.STARTED, occurred_at__gte=start - ROLLOUT_LIMIT),
+        started_at__lte=end,
     )
     if context.scoped_teams:
         changes = changes.filter(
@@ -138,12 +163,10 @@ def _candidates(context: Context) -> list[ChangeEvent]:
             | Q(pipeline=None, resolved_component__owner_team__in=context.scoped_teams)
             | Q(resolved_component__in=context.dependency_of.keys())
         )
+    now = timezone.now()
     # The closest first, so a window crowded past the limit keeps the likeliest.
-    return list(
-        changes.select_related("pipeline", "resolved_component").order_by("-occurred_at", "-id")[
-            : MAX_SUSPECTS * 5
-        ]
-    )
+    found = changes.select_related("pipeline", "resolved_component").order_by("-started_at", "-id")
+    return [change for change in found[: MAX_SUSPECTS * 5] if meets_window(change, start, end, now)]
 
 
 def _score(change: ChangeEvent, context: Context) -> tuple[float, list[str]]:
@@ -160,8 +183,13 @@ def _score(change: ChangeEvent, context: Context) -> tuple[float, list[str]]:
         reasons.append(f"{name} depends on {dependency}")
     else:
         match = "other"
-    minutes = (context.start - change.occurred_at).total_seconds() / 60
-    reasons.append(_timing(minutes))
+    minutes = (context.start - change.started_at).total_seconds() / 60
+    rolling_out = minutes > 0 and change.rolling_out_at(context.start)
+    if rolling_out:
+        minutes = 0.0  # under way at the alarm: the closest timing there is
+        reasons.append(f"rolling out at the start (started {_minutes(context.start, change)})")
+    else:
+        reasons.append(_timing(minutes))
     score = CLASS_WEIGHT[match]
     environment = (change.environment or "").lower()
     if environment == context.environment:
@@ -179,9 +207,16 @@ def _score(change: ChangeEvent, context: Context) -> tuple[float, list[str]]:
     if change.outcome == ChangeEvent.Outcome.FAILED:
         reasons.append("failed deployment")
         score += 0.5
+    if rolling_out:
+        score += 0.25  # above a change that finished at the same instant
     if change.kind == ChangeEvent.Kind.ROLLBACK:
         reasons.append("rollback")
     return round(score, 3), reasons
+
+
+def _minutes(start: datetime, change: ChangeEvent) -> str:
+    rounded = max(round((start - change.started_at).total_seconds() / 60), 0)
+    return f"{rounded} minute{'s' if rounded != 1 else ''} before"
 
 
 def _timing(minutes: float) -> str:
@@ -218,21 +253,21 @@ def _store(
 
 
 def incidents_for_changes(changes: list[ChangeEvent]) -> list[int]:
-    """Incidents whose window contains any of the changes: open ones and ones resolved in the
-    last day. One query for the whole batch.
+    """Incidents whose window meets any of the changes' spans: open ones and ones resolved in
+    the last day. One query for the whole batch.
 
     A late arrival (recorded after the incident started, timestamped inside its window) must
     still become a suspect.
     """
     if not changes:
         return []
-    times = sorted(change.occurred_at for change in changes)
-    recent = timezone.now() - timedelta(hours=24)
+    now = timezone.now()
+    first = min(change.started_at for change in changes)
+    last = max(span_end(change, now) for change in changes)
+    recent = now - timedelta(hours=24)
     candidates = (
         Incident.objects.filter(Q(status__in=Incident.OPEN_STATUSES) | Q(resolved_at__gte=recent))
-        .filter(
-            started_at__gte=times[0] - LONGEST_WINDOW, started_at__lte=times[-1] + LONGEST_WINDOW
-        )
+        .filter(started_at__gte=first - LONGEST_WINDOW, started_at__lte=last + LONGEST_WINDOW)
         .select_related("alert_source")
         .only("id", "started_at", "alert_source__window_minutes", "alert_source__skew_minutes")
     )
@@ -241,31 +276,61 @@ def incidents_for_changes(changes: list[ChangeEvent]) -> list[int]:
         source = incident.alert_source
         window = timedelta(minutes=source.window_minutes if source else DEFAULT_WINDOW_MINUTES)
         skew = timedelta(minutes=source.skew_minutes if source else DEFAULT_SKEW_MINUTES)
-        # Any change in [start - window, start + skew]: the first time at or after its start.
-        first = bisect_left(times, incident.started_at - window)
-        if first < len(times) and times[first] <= incident.started_at + skew:
+        start, end = incident.started_at - window, incident.started_at + skew
+        if any(meets_window(change, start, end, now) for change in changes):
             matching.append(incident.pk)
     return matching
 
 
 def correlate_changes(*, change_ids: list[int]) -> list[int]:
-    """Rank new changes into the suspects of the incidents they may explain, and mark the
-    changes as seen. Idempotent. Returns the incidents' ids.
+    """Rank new and updated changes into the suspects of the incidents they may explain, and
+    mark the changes as seen. Idempotent. Returns the incidents' ids.
+
+    First the changes are grouped with other pipelines' reports of the same rollout and
+    rollbacks mark what they undid (changes.grouping). A new change is added to the ranking of
+    each incident it may explain; a change whose span or group changed (a later report, a
+    report joining it) has those incidents, and the ones it was a suspect of, ranked afresh.
     """
-    changes = list(
-        ChangeEvent.objects.filter(pk__in=change_ids).select_related(
-            "pipeline", "resolved_component"
-        )
-    )
-    incident_ids = incidents_for_changes(changes)
+    changes = _load(change_ids)
+    joined = grouping.group_reports(changes)
+    grouping.mark_rolled_back(changes)
+    if joined:  # the groups' first reports took new spans: read them (and all) again
+        changes = _load({*change_ids, *(c.same_as_id for c in changes if c.same_as_id)})
+    logical = [change for change in changes if change.same_as_id is None]
+    groups = {change.same_as_id for change in changes if change.same_as_id}
+    changed = [
+        change
+        for change in changes
+        if change.same_as_id or change.pk in groups or len(change.transitions) > 1
+    ]
+    suspected: set[int] = set()
+    if changed:
+        suspects = SuspectChange.objects.filter(change__in=changed)
+        suspected = set(suspects.values_list("incident_id", flat=True))
+        # A report that joined a group is no suspect of its own: its group is.
+        suspects.filter(change__same_as__isnull=False).delete()
+    incident_ids = incidents_for_changes(logical)
+    changed_spans = incidents_for_changes([c for c in changed if c.same_as_id is None])
+    for incident_id in sorted({*suspected, *changed_spans}):
+        correlate_incident(incident_id=incident_id)
+    new = [change for change in logical if change not in changed]
     for incident_id in incident_ids:  # the incidents open around these moments
-        add_suspects(incident_id=incident_id, changes=changes)
+        if incident_id not in suspected and incident_id not in changed_spans:
+            add_suspects(incident_id=incident_id, changes=new)
     now = timezone.now()
     ChangeEvent.objects.filter(pk__in=[change.pk for change in changes]).update(correlated_at=now)
     for change in changes:
         if change.correlated_at is None:
             observe_correlation_lag("change", change.received_at, now)
-    return incident_ids
+    return sorted({*incident_ids, *suspected})
+
+
+def _load(change_ids: Iterable[int]) -> list[ChangeEvent]:
+    return list(
+        ChangeEvent.objects.filter(pk__in=list(change_ids)).select_related(
+            "pipeline", "resolved_component"
+        )
+    )
 
 
 @transaction.atomic
@@ -293,12 +358,12 @@ def add_suspects(*, incident_id: int, changes: list[ChangeEvent]) -> int:
     )[:MAX_SUSPECTS]  # the rest could not make the list even without the suspects it has
     last = (
         incident.suspects.filter(rank=MAX_SUSPECTS)
-        .values_list("score", "change__occurred_at", "change_id")
+        .values_list("score", "change__started_at", "change_id")
         .first()
     )
     if last is not None:  # the list is full: only changes ranking above its last can enter
-        score, occurred_at, change_id = last
-        bar = (-score, -occurred_at.timestamp(), -change_id)
+        score, started_at, change_id = last
+        bar = (-score, -started_at.timestamp(), -change_id)
         scored = [item for item in scored if _rank_key(item[1][0], item[0]) < bar]
     SuspectChange.objects.bulk_create(
         [
@@ -314,7 +379,9 @@ def add_suspects(*, incident_id: int, changes: list[ChangeEvent]) -> int:
 
 def _in_scope(change: ChangeEvent, context: Context) -> bool:
     """What _candidates asks the database, for changes already in hand."""
-    if not context.window_start <= change.occurred_at <= context.window_end:
+    if change.same_as_id is not None:
+        return False
+    if not meets_window(change, context.window_start, context.window_end, timezone.now()):
         return False
     if not context.scoped_teams:
         return True
@@ -335,7 +402,7 @@ def _rerank(incident_id: int) -> None:
             f"""
             WITH ranked AS (
                 SELECT s.id, ROW_NUMBER() OVER (
-                    ORDER BY s.score DESC, c.occurred_at DESC, c.id DESC
+                    ORDER BY s.score DESC, c.started_at DESC, c.id DESC
                 ) AS position
                 FROM {suspects} s JOIN {changes} c ON c.id = s.change_id
                 WHERE s.incident_id = %s

@@ -17,6 +17,8 @@ from common.times import parse_timestamp
 from incidents.adapters.base import AlertAction, CanonicalAlert
 from tests.fixtures import load_fixture
 
+# What a fixture expects only of the stored change, after its `same_change_as` (not per report).
+LIFECYCLE_ONLY = {"action", "same_change_as", "started_at", "finished_at"}
 # A value for `set_path` that deletes the key (or list item) at the path instead of setting it.
 REMOVED = object()
 
@@ -84,7 +86,7 @@ def assert_change_matches(change: CanonicalChange, expect: Mapping[str, Any]) ->
     The fixture's component is compared trimmed and lower-cased, its `occurred_at` parsed.
     """
     for field, expected in expect.items():
-        if field == "action":
+        if field in LIFECYCLE_ONLY:
             continue
         actual = getattr(change, field)
         if field == "component":

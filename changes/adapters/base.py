@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 KINDS = ("deployment", "rollback", "config", "feature_flag", "infrastructure", "manual", "other")
-OUTCOMES = ("succeeded", "failed", "started")
+OUTCOMES = ("succeeded", "failed", "started", "cancelled")
 # The lengths of the ChangeEvent columns the values end up in.
 NAME_LENGTH = 200
 ENVIRONMENT_LENGTH = 100
@@ -36,6 +36,14 @@ class CanonicalChange:
     links: tuple[Mapping[str, str], ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
     idempotency_key: str = ""
+    # The producer's own id of what changed (a deployment, an execution): its reports update
+    # one change. Empty when every report is a change of its own.
+    identity: str = ""
+    # When the producer says the change started, if it says so apart from occurred_at.
+    started_at: datetime | None = None
+    # The producer's id of this one report, from the (signed) body: a replay under a new
+    # delivery id is still a duplicate.
+    event_id: str = ""
     # For noise filters and the delivery log; not stored on the change itself.
     event_type: str = ""
     branch: str = ""

@@ -16,8 +16,18 @@ from common.payloads import Ignored, PayloadInvalid, pick, pick_text, pick_time
 
 EXECUTION_EVENT = "CodePipeline Pipeline Execution State Change"
 TRIGGER = "detail.execution-trigger"
-# STOPPING, STOPPED, SUPERSEDED, CANCELED and RESUMED executions did not finish a deployment.
-OUTCOMES = {"STARTED": "started", "SUCCEEDED": "succeeded", "FAILED": "failed"}
+# An execution is one change (its execution-id): started, then one of these ends. STOPPING and
+# RESUMED are steps on the way, not recorded.
+OUTCOMES = {
+    "STARTED": "started",
+    "SUCCEEDED": "succeeded",
+    "FAILED": "failed",
+    "STOPPED": "cancelled",
+    "SUPERSEDED": "cancelled",
+    "CANCELED": "cancelled",
+}
+# Trigger types of a rollback execution (CodePipeline's stage rollback, by hand or on failure).
+ROLLBACK_TRIGGERS = {"AutomatedRollback", "ManualRollback"}
 # A run started from the console or CLI names its caller only in an IAM or STS ARN.
 CALLER_ARN_MARKERS = (":assumed-role/", ":user/")
 
@@ -41,9 +51,12 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     pipeline = pick_text(body, "detail.pipeline", required=True, max_length=NAME_LENGTH)
     # Only a Git connection's trigger names a branch and a commit.
     branch = pick_text(body, f"{TRIGGER}.branch-name", max_length=NAME_LENGTH)
+    trigger_type = pick_text(body, f"{TRIGGER}.trigger-type")
+    execution = pick_text(body, "detail.execution-id", max_length=NAME_LENGTH)
     return CanonicalChange(
         component=pipeline,
         occurred_at=pick_time(body, "time"),
+        kind="rollback" if trigger_type in ROLLBACK_TRIGGERS else "deployment",
         outcome=OUTCOMES[state],
         summary=f"{pipeline} pipeline execution {OUTCOMES[state]}",
         triggered_by=_triggered_by(body),
@@ -52,6 +65,7 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
         metadata=_metadata(body),
         # EventBridge delivers at least once, and a retry keeps the event id.
         idempotency_key=pick_text(body, "id", max_length=NAME_LENGTH),
+        identity=execution and f"execution:{execution}",
         event_type=detail_type,
         branch=branch,
     )

@@ -4,8 +4,10 @@
   send): {component, description, triggered_by, metadata{commit, environment, ...}}.
 - Alert24's REST reference: {summary, change_type, environment, commit_sha, branch,
   changed_by, ...}.
-- Our richer optional fields: occurred_at, environment, kind, outcome, summary, version, commit,
-  links, idempotency_key.
+- Our richer optional fields: occurred_at, started_at, environment, kind, outcome, summary,
+  version, commit, links, idempotency_key, and deployment_id (Alert24's REST name for it is
+  external_id): the sender's id of the rollout, whose later reports (started, then succeeded,
+  failed or cancelled) update one change.
 
 Alert24's shapes carry no kind, outcome or time: kind defaults to deployment (Alert24's own
 default change type), outcome to succeeded, occurred_at to the time we received it.
@@ -60,6 +62,11 @@ OUTCOME_SYNONYMS = {
     "running": "started",
     "in_progress": "started",
     "pending": "started",
+    "queued": "started",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+    "aborted": "cancelled",
+    "stopped": "cancelled",
 }
 # Fields this adapter maps; everything else in the body is kept as metadata.
 MAPPED = {
@@ -83,6 +90,9 @@ MAPPED = {
     "links",
     "idempotency_key",
     "branch",
+    "deployment_id",
+    "external_id",
+    "started_at",
 }
 # Keys of `metadata` that Alert24 senders use for fields we have.
 METADATA_FIELDS = {"commit", "commit_sha", "environment", "version", "triggered_by", "branch"}
@@ -138,6 +148,9 @@ def to_canonical(body: Any, headers: Mapping[str, str]) -> CanonicalChange:
         links=clean_links(body.get("links")),
         metadata=extra,
         idempotency_key=pick_text(body, "idempotency_key", max_length=NAME_LENGTH),
+        identity=pick_text(body, "deployment_id", max_length=NAME_LENGTH)
+        or pick_text(body, "external_id", max_length=NAME_LENGTH),
+        started_at=pick_time(body, "started_at"),
         event_type="change",
         branch=branch,
     )
@@ -163,7 +176,7 @@ def _outcome(body: Mapping[str, Any]) -> str:
         value = pick_text(body, field_name).lower()
         if value:
             if value not in OUTCOME_SYNONYMS:
-                choices = "succeeded, failed, started"
+                choices = "started, succeeded, failed, cancelled"
                 raise PayloadInvalid(field_name, f'"{value}" is not one of {choices}.')
             return OUTCOME_SYNONYMS[value]
     return "succeeded"

@@ -1,7 +1,11 @@
 """GitHub webhooks as changes: deployment_status, release, push and workflow_run.
 
 Reads the event type from the X-GitHub-Event header and takes X-GitHub-Delivery as the
-idempotency key; the X-Hub-Signature-256 check happens before this runs. Payload fields follow
+idempotency key; the X-Hub-Signature-256 check happens before this runs. GitHub does not sign
+that header, so each event also carries the ids of its signed body: the change's identity
+(deployment.id, workflow_run.id + run_attempt, release.id, the pushed commit), whose later
+events update one change, and the event's own id (deployment_status.id, ...), whose replay
+under a new delivery id is a duplicate. Payload fields follow
 https://docs.github.com/en/webhooks/webhook-events-and-payloads, and which of them feeds which
 of our fields follows the notes in tests/fixtures/producers/github/*.json.
 """
@@ -32,14 +36,22 @@ from common.payloads import (
 
 EVENT_HEADER = "X-GitHub-Event"
 DELIVERY_HEADER = "X-GitHub-Delivery"
-# Deployment states other than these (pending, queued, in_progress, inactive) are not an end.
-DEPLOYMENT_OUTCOMES = {"success": "succeeded", "failure": "failed", "error": "failed"}
-# cancelled, skipped, neutral, action_required and stale runs changed nothing: not recorded.
+# inactive (a newer deployment replaced this one) is not a state of the rollout: ignored.
+DEPLOYMENT_OUTCOMES = {
+    "queued": "started",
+    "pending": "started",
+    "in_progress": "started",
+    "success": "succeeded",
+    "failure": "failed",
+    "error": "failed",
+}
+# skipped, neutral, action_required and stale runs changed nothing: not recorded.
 WORKFLOW_OUTCOMES = {
     "success": "succeeded",
     "failure": "failed",
     "timed_out": "failed",
     "startup_failure": "failed",
+    "cancelled": "cancelled",
 }
 
 
@@ -69,6 +81,7 @@ def _deployment_status(body: Mapping[str, Any]) -> CanonicalChange:
     if state not in DEPLOYMENT_OUTCOMES:
         raise Ignored(f"deployment state not recorded: {state}", event_type="deployment_status")
     ref = pick_text(body, "deployment.ref", max_length=NAME_LENGTH)
+    task = pick_text(body, "deployment.task").lower()
     environment = pick_text(
         body, "deployment_status.environment", max_length=ENVIRONMENT_LENGTH
     ) or pick_text(body, "deployment.environment", max_length=ENVIRONMENT_LENGTH)
@@ -77,6 +90,8 @@ def _deployment_status(body: Mapping[str, Any]) -> CanonicalChange:
         component=_component(body),
         occurred_at=pick_time(body, "deployment_status.created_at"),
         environment=environment,
+        # A rollback is a deployment whose task says so (`deploy:rollback`, `rollback`).
+        kind="rollback" if "rollback" in task else "deployment",
         outcome=DEPLOYMENT_OUTCOMES[state],
         summary=summary_line(title, SUMMARY_LENGTH),
         description=pick_text(body, "deployment_status.description"),
@@ -92,6 +107,8 @@ def _deployment_status(body: Mapping[str, Any]) -> CanonicalChange:
             },
         ),
         metadata=_metadata(body, deployment_id="deployment.id"),
+        identity=_body_id(body, "deployment", "deployment.id"),
+        event_id=_body_id(body, "deployment_status", "deployment_status.id"),
         event_type="deployment_status",
     )
 
@@ -111,6 +128,8 @@ def _release(body: Mapping[str, Any]) -> CanonicalChange:
         version=tag,
         links=pick_links(body, {"release.html_url": "Release"}),
         metadata=_metadata(body, release_id="release.id", prerelease="release.prerelease"),
+        identity=_body_id(body, "release", "release.id"),
+        event_id=_body_id(body, "release", "release.id"),
         event_type="release",
     )
 
@@ -127,6 +146,7 @@ def _push(body: Mapping[str, Any]) -> CanonicalChange:
     )
     if ref != f"refs/heads/{default_branch}":
         raise Ignored(f"push to a non-default branch not recorded: {branch}", event_type="push")
+    after = pick_text(body, "after", required=True, max_length=COMMIT_LENGTH)
     return CanonicalChange(
         component=_component(body),
         # Push events send pushed_at as epoch seconds: the push time. head_commit.timestamp is
@@ -137,9 +157,11 @@ def _push(body: Mapping[str, Any]) -> CanonicalChange:
         triggered_by=pick_text(body, "sender.login", max_length=NAME_LENGTH)
         or pick_text(body, "pusher.name", max_length=NAME_LENGTH),
         version=branch,
-        commit=pick_text(body, "after", required=True, max_length=COMMIT_LENGTH),
+        commit=after,
         links=pick_links(body, {"compare": "Compare"}),
         metadata=_metadata(body, before="before", forced="forced"),
+        identity=f"push:{branch}:{after}",
+        event_id=f"push:{branch}:{after}",
         event_type="push",
         branch=branch,
     )
@@ -147,20 +169,28 @@ def _push(body: Mapping[str, Any]) -> CanonicalChange:
 
 def _workflow_run(body: Mapping[str, Any]) -> CanonicalChange:
     action = pick_text(body, "action", required=True)
-    if action != "completed":
+    if action == "in_progress":
+        outcome = "started"
+    elif action == "completed":
+        conclusion = pick_text(body, "workflow_run.conclusion", required=True).lower()
+        if conclusion not in WORKFLOW_OUTCOMES:
+            raise Ignored(
+                f"workflow run conclusion not recorded: {conclusion}", event_type="workflow_run"
+            )
+        outcome = WORKFLOW_OUTCOMES[conclusion]
+    else:  # requested: queued, not running yet; it may never run
         raise Ignored(f"workflow run action not recorded: {action}", event_type="workflow_run")
-    conclusion = pick_text(body, "workflow_run.conclusion", required=True).lower()
-    if conclusion not in WORKFLOW_OUTCOMES:
-        raise Ignored(
-            f"workflow run conclusion not recorded: {conclusion}", event_type="workflow_run"
-        )
     branch = pick_text(body, "workflow_run.head_branch", max_length=NAME_LENGTH)
+    run = _body_id(body, "", "workflow_run.id")
+    if run:  # a re-run is an attempt of its own
+        run += f":{pick_text(body, 'workflow_run.run_attempt') or 1}"
     # A run names no environment; noise filters can narrow runs down by branch.
     return CanonicalChange(
         component=_component(body),
-        # A completed run is last updated when it completes.
+        # A run is last updated when it starts, and when it completes.
         occurred_at=pick_time(body, "workflow_run.updated_at"),
-        outcome=WORKFLOW_OUTCOMES[conclusion],
+        started_at=pick_time(body, "workflow_run.run_started_at"),
+        outcome=outcome,
         summary=summary_line(
             pick_text(body, "workflow_run.name") or "Workflow run", SUMMARY_LENGTH
         ),
@@ -175,6 +205,8 @@ def _workflow_run(body: Mapping[str, Any]) -> CanonicalChange:
             run_attempt="workflow_run.run_attempt",
             trigger="workflow_run.event",
         ),
+        identity=run and f"workflow_run:{run}",
+        event_id=run and f"workflow_run:{run}:{action}",
         event_type="workflow_run",
         branch=branch,
     )
@@ -190,6 +222,13 @@ READERS: dict[str, Callable[[Mapping[str, Any]], CanonicalChange]] = {
 
 def _component(body: Mapping[str, Any]) -> str:
     return pick_text(body, "repository.name", required=True, max_length=NAME_LENGTH)
+
+
+def _body_id(body: Mapping[str, Any], prefix: str, path: str) -> str:
+    """An id from the body as `<prefix>:<id>` ("" when absent), so ids of different objects
+    never meet."""
+    value = pick_text(body, path, max_length=NAME_LENGTH)
+    return f"{prefix}:{value}" if value and prefix else value
 
 
 def _metadata(body: Mapping[str, Any], **paths: str) -> dict[str, Any]:

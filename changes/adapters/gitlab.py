@@ -37,10 +37,20 @@ EVENT_HEADER = "X-Gitlab-Event"
 EVENT_UUID_HEADER = "X-Gitlab-Event-UUID"
 DEPLOYMENT_HOOK = "Deployment Hook"
 PIPELINE_HOOK = "Pipeline Hook"
-# created and canceled deployments changed nothing: not recorded.
-DEPLOYMENT_OUTCOMES = {"running": "started", "success": "succeeded", "failed": "failed"}
-# Only finished pipelines; running, pending, canceled, skipped and manual ones are not an end.
-PIPELINE_OUTCOMES = {"success": "succeeded", "failed": "failed"}
+# A created deployment has not started (and may never): not recorded.
+DEPLOYMENT_OUTCOMES = {
+    "running": "started",
+    "success": "succeeded",
+    "failed": "failed",
+    "canceled": "cancelled",
+}
+# Pending, created, skipped and manual pipelines have not run: not recorded.
+PIPELINE_OUTCOMES = {
+    "running": "started",
+    "success": "succeeded",
+    "failed": "failed",
+    "canceled": "cancelled",
+}
 
 
 def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> CanonicalChange:
@@ -85,6 +95,7 @@ def _deployment(body: Mapping[str, Any]) -> CanonicalChange:
             },
         ),
         metadata=_metadata(body, deployment_id="deployment_id", job_id="deployable_id"),
+        identity=_body_id(body, "deployment", "deployment_id"),
         event_type=DEPLOYMENT_HOOK,
     )
 
@@ -103,7 +114,10 @@ def _pipeline(body: Mapping[str, Any]) -> CanonicalChange:
     # No environment: the pipeline has none. Its deploy jobs fire their own Deployment Hook.
     return CanonicalChange(
         component=_component(body),
-        occurred_at=pick_time(body, "object_attributes.finished_at"),
+        # A running pipeline has no finish yet: its creation is its start.
+        occurred_at=pick_time(body, "object_attributes.finished_at")
+        or pick_time(body, "object_attributes.created_at"),
+        started_at=pick_time(body, "object_attributes.created_at"),
         outcome=PIPELINE_OUTCOMES[status],
         summary=summary_line(
             pick_text(body, "object_attributes.name") or f"Pipeline on {ref}", SUMMARY_LENGTH
@@ -116,6 +130,7 @@ def _pipeline(body: Mapping[str, Any]) -> CanonicalChange:
         metadata=_metadata(
             body, pipeline_id="object_attributes.id", source="object_attributes.source"
         ),
+        identity=_body_id(body, "pipeline", "object_attributes.id"),
         event_type=PIPELINE_HOOK,
         branch=ref,
     )
@@ -129,6 +144,13 @@ READERS: dict[str, Callable[[Mapping[str, Any]], CanonicalChange]] = {
 
 def _component(body: Mapping[str, Any]) -> str:
     return pick_text(body, "project.name", required=True, max_length=NAME_LENGTH)
+
+
+def _body_id(body: Mapping[str, Any], prefix: str, path: str) -> str:
+    """The change's identity, `<prefix>:<id>` ("" when absent): a deployment's and a pipeline's
+    ids are counted apart."""
+    value = pick_text(body, path, max_length=NAME_LENGTH)
+    return f"{prefix}:{value}" if value else ""
 
 
 def _metadata(body: Mapping[str, Any], **paths: str) -> dict[str, Any]:

@@ -39,6 +39,8 @@ DETAIL_KEYS = {
     "environment": (("environment",), ENVIRONMENT_LENGTH),
     "version": (("version",), NAME_LENGTH),
     "commit": (("commit", "commit_sha", "sha"), COMMIT_LENGTH),
+    # The sender's id of the rollout: its later events update one change.
+    "identity": (("deployment_id", "external_id"), NAME_LENGTH),
 }
 # Credentials never kept, named as without_keys compares them (lower case, no separators).
 KEY_NAMES = {"routingkey", "integrationkey"}
@@ -67,6 +69,7 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
         triggered_by=pick_text(body, "userEmail", max_length=NAME_LENGTH),
         version=fields.get("version", ""),
         commit=fields.get("commit", ""),
+        identity=fields.get("identity", ""),
         links=clean_links(body.get("links")),
         metadata=without_keys(
             {name: value for name, value in details.items() if name not in used_keys}, KEY_NAMES

@@ -35,7 +35,14 @@ DETAILS = "payload.custom_details"
 # PagerDuty refuses a longer summary. Our column is shorter: we cut it and keep the whole text.
 PAGERDUTY_SUMMARY_LENGTH = 1024
 # The custom_details we map, with the length of the column each ends up in.
-MAPPED_DETAILS = {"environment": ENVIRONMENT_LENGTH, "revision": NAME_LENGTH, "user": NAME_LENGTH}
+MAPPED_DETAILS = {
+    "environment": ENVIRONMENT_LENGTH,
+    "revision": NAME_LENGTH,
+    "user": NAME_LENGTH,
+    # The sender's id of the rollout: its later events update one change.
+    "deployment_id": NAME_LENGTH,
+    "external_id": NAME_LENGTH,
+}
 # CI scripts report the build's result here (PagerDuty's own example sends build_state passed).
 RESULT_DETAILS = ("build_state", "status")
 FAILED_RESULTS = {"failed", "failure", "error", "errored"}
@@ -73,6 +80,7 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
         description=summary if shown != summary else "",
         triggered_by=mapped.get("user", ""),
         version=mapped.get("revision", ""),
+        identity=mapped.get("deployment_id") or mapped.get("external_id", ""),
         links=clean_links(body.get("links")),
         metadata=without_keys(
             {name: value for name, value in details.items() if name not in mapped}, KEY_NAMES

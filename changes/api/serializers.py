@@ -43,12 +43,12 @@ class ChangeEventSerializer(serializers.ModelSerializer):
 
 
 class IngestAnswerSerializer(serializers.Serializer):
-    """202 recorded/duplicate with the change's id; 200 ignored with the reason."""
+    """202 recorded/updated/duplicate with the change's id; 200 ignored with the reason."""
 
     id = serializers.IntegerField(
         required=False, help_text="the stored change: GET /api/v1/changes/<id>"
     )
-    status = serializers.ChoiceField(choices=("recorded", "duplicate", "ignored"))
+    status = serializers.ChoiceField(choices=("recorded", "updated", "duplicate", "ignored"))
     reason = serializers.CharField(required=False)
 
 
@@ -71,7 +71,9 @@ class ChangeBatchItemSerializer(serializers.Serializer):
     id = serializers.IntegerField(
         allow_null=True, help_text="the stored change (recorded or duplicate), else null"
     )
-    status = serializers.ChoiceField(choices=("recorded", "duplicate", "invalid", "ignored"))
+    status = serializers.ChoiceField(
+        choices=("recorded", "updated", "duplicate", "invalid", "ignored")
+    )
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
@@ -85,6 +87,7 @@ class ChangeBatchAnswerSerializer(serializers.Serializer):
 
     results = ChangeBatchItemSerializer(many=True)
     recorded = serializers.IntegerField()
+    updated = serializers.IntegerField(help_text="later reports of changes known by identity")
     duplicates = serializers.IntegerField()
     invalid = serializers.IntegerField()
     ignored = serializers.IntegerField()

@@ -39,6 +39,12 @@ ADAPTERS: dict[str, ModuleType] = {
     DeploymentPipeline.Kind.PAGERDUTY: pagerduty,
 }
 EVENT_TYPE_HEADERS = ("X-GitHub-Event", "X-Gitlab-Event")
+# The delivery log's reason for each answer of services.record_change.
+INGEST_REASONS = {
+    services.RECORDED: "",
+    services.UPDATED: "a later report of a known change: now {outcome}",
+    services.DUPLICATE: "duplicate delivery: the first one was kept",
+}
 
 
 class ChangeIngestApi(IngestApi):
@@ -80,15 +86,15 @@ class ChangeIngestApi(IngestApi):
             if len(header_key) > 200:
                 raise PayloadInvalid("Idempotency-Key", "Use at most 200 characters.")
             change = replace(change, idempotency_key=header_key)
-        event, created = services.record_change(
+        event, status = services.record_change(
             pipeline=integration, change=change, received_at=received_at
         )
         return IngestResult(
             status_code=202,
-            data={"id": event.pk, "status": "recorded" if created else "duplicate"},
+            data={"id": event.pk, "status": status},
             outcome=Delivery.Outcome.ACCEPTED,
             event_type=change.event_type,
-            reason="" if created else "duplicate delivery: the first one was kept",
+            reason=INGEST_REASONS[status].format(outcome=change.outcome),
             object_id=event.pk,
         )
 
@@ -212,9 +218,9 @@ class ChangeBatchIngestApi(IngestApi):
                 changes=[change for _, change in readable],
                 received_at=received_at,
             )
-            for (result, _), (change_id, created) in zip(readable, stored, strict=True):
+            for (result, _), (change_id, status) in zip(readable, stored, strict=True):
                 result["id"] = change_id
-                result["status"] = "recorded" if created else "duplicate"
+                result["status"] = status
         return _batch_answer(results)
 
 
@@ -294,7 +300,9 @@ def _batch_answer(results: list[dict[str, Any]]) -> IngestResult:
     counts = Counter(result["status"] for result in results)
     stored_ids = [result["id"] for result in results if result["id"] is not None]
     reason = ", ".join(
-        f"{counts[status]} {status}" for status in ("recorded", "duplicate", "invalid", "ignored")
+        f"{counts[status]} {status}"
+        for status in ("recorded", "updated", "duplicate", "invalid", "ignored")
+        if counts[status] or status != "updated"
     )
     errors = {
         name: problems for result in results for name, problems in result.get("errors", {}).items()
@@ -306,6 +314,7 @@ def _batch_answer(results: list[dict[str, Any]]) -> IngestResult:
         data={
             "results": results,
             "recorded": counts["recorded"],
+            "updated": counts["updated"],
             "duplicates": counts["duplicate"],
             "invalid": counts["invalid"],
             "ignored": counts["ignored"],

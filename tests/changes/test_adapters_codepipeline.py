@@ -78,8 +78,29 @@ def test_a_started_execution_is_recorded_as_started():
     )
 
 
-@pytest.mark.parametrize("state", ["STOPPING", "STOPPED", "SUPERSEDED", "CANCELED", "RESUMED"])
-def test_an_execution_that_finished_no_deployment_is_ignored(state):
+@pytest.mark.parametrize("state", ["STOPPED", "SUPERSEDED", "CANCELED"])
+def test_an_execution_stopped_or_superseded_is_cancelled(state):
+    change = convert(SUCCEEDED, {"detail.state": state})
+    assert (change.outcome, change.identity) == (
+        "cancelled",
+        f"execution:{change.metadata['execution_id']}",
+    )
+
+
+def test_the_states_of_one_execution_are_one_identity():
+    started = convert(SUCCEEDED, {"detail.state": "STARTED"})
+    assert started.outcome == "started"
+    assert started.identity == convert(SUCCEEDED).identity != ""
+
+
+@pytest.mark.parametrize("trigger", ["AutomatedRollback", "ManualRollback"])
+def test_a_rollback_execution_is_a_rollback(trigger):
+    change = convert(SUCCEEDED, {"detail.execution-trigger.trigger-type": trigger})
+    assert change.kind == "rollback"
+
+
+@pytest.mark.parametrize("state", ["STOPPING", "RESUMED"])
+def test_an_execution_step_that_is_no_state_of_the_change_is_ignored(state):
     ignored = skipped(convert, SUCCEEDED, {"detail.state": state})
     assert ignored.reason == f"pipeline execution state not recorded: {state}"
     assert ignored.event_type == "CodePipeline Pipeline Execution State Change"

@@ -75,11 +75,31 @@ def test_an_unreadable_time_is_named():
     assert invalid.field_name == "deployment_status.created_at"
 
 
-@pytest.mark.parametrize("state", ["pending", "queued", "in_progress", "inactive"])
-def test_a_deployment_that_has_not_ended_is_ignored(state):
-    ignored = skipped(convert, "deployment_status_success", {"deployment_status.state": state})
-    assert ignored.reason == f"deployment state not recorded: {state}"
+@pytest.mark.parametrize("state", ["pending", "queued", "in_progress"])
+def test_a_deployment_under_way_is_started(state):
+    change = convert("deployment_status_success", {"deployment_status.state": state})
+    assert change.outcome == "started"
+
+
+def test_an_inactive_deployment_is_ignored():
+    ignored = skipped(convert, "deployment_status_success", {"deployment_status.state": "inactive"})
+    assert ignored.reason == "deployment state not recorded: inactive"
     assert ignored.event_type == "deployment_status"
+
+
+def test_statuses_of_one_deployment_share_its_identity_and_keep_their_own_ids():
+    started, finished = (
+        convert("deployment_status_queued_start"),
+        convert("deployment_status_success_same_deployment"),
+    )
+    assert started.identity == finished.identity == "deployment:2901210377"
+    assert started.event_id != finished.event_id
+    assert started.event_id.startswith("deployment_status:")
+
+
+def test_a_rollback_task_is_a_rollback():
+    change = convert("deployment_status_success", {"deployment.task": "deploy:rollback"})
+    assert change.kind == "rollback"
 
 
 def test_a_deployment_error_is_a_failure():
@@ -130,15 +150,30 @@ def test_a_push_carries_its_branch_for_noise_filters():
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"action": "in_progress"}, "workflow run action not recorded: in_progress"),
+        ({"action": "requested"}, "workflow run action not recorded: requested"),
         (
-            {"workflow_run.conclusion": "cancelled"},
-            "workflow run conclusion not recorded: cancelled",
+            {"workflow_run.conclusion": "skipped"},
+            "workflow run conclusion not recorded: skipped",
         ),
     ],
 )
 def test_a_workflow_run_that_changed_nothing_is_ignored(changes, reason):
     assert skipped(convert, "workflow_run_completed_success", changes).reason == reason
+
+
+def test_a_workflow_run_in_progress_is_started_and_its_attempt_is_its_identity():
+    started = convert("workflow_run_completed_success", {"action": "in_progress"})
+    completed = convert("workflow_run_completed_success")
+    assert (started.outcome, completed.outcome) == ("started", "succeeded")
+    assert started.identity == completed.identity
+    assert started.event_id != completed.event_id
+    rerun = convert("workflow_run_completed_success", {"workflow_run.run_attempt": 2})
+    assert rerun.identity != completed.identity
+
+
+def test_a_cancelled_workflow_run_is_cancelled():
+    change = convert("workflow_run_completed_success", {"workflow_run.conclusion": "cancelled"})
+    assert change.outcome == "cancelled"
 
 
 def test_a_timed_out_workflow_run_is_a_failure():

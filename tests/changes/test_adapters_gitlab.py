@@ -86,7 +86,24 @@ def test_a_running_deployment_has_started():
     assert convert("deployment_hook_success", {"status": "running"}).outcome == "started"
 
 
-@pytest.mark.parametrize("status", ["created", "canceled"])
+def test_a_canceled_deployment_is_cancelled_and_shares_the_deployment_identity():
+    cancelled = convert("deployment_hook_success", {"status": "canceled"})
+    assert cancelled.outcome == "cancelled"
+    assert cancelled.identity == convert("deployment_hook_running").identity == "deployment:58213"
+
+
+def test_a_running_pipeline_has_started_and_shares_the_pipeline_identity():
+    running = convert(
+        "pipeline_hook_success_default_branch",
+        {"object_attributes.status": "running", "object_attributes.finished_at": None},
+    )
+    finished = convert("pipeline_hook_success_default_branch")
+    assert running.outcome == "started"
+    assert running.identity == finished.identity != ""
+    assert running.occurred_at == running.started_at == finished.started_at
+
+
+@pytest.mark.parametrize("status", ["created"])
 def test_a_deployment_that_changed_nothing_is_ignored(status):
     ignored = skipped(convert, "deployment_hook_success", {"status": status})
     assert (ignored.reason, ignored.event_type) == (
@@ -104,8 +121,8 @@ def test_deployment_links_are_the_job_commit_and_environment():
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"object_attributes.status": "running"}, "pipeline status not recorded: running"),
-        ({"object_attributes.status": "canceled"}, "pipeline status not recorded: canceled"),
+        ({"object_attributes.status": "pending"}, "pipeline status not recorded: pending"),
+        ({"object_attributes.status": "skipped"}, "pipeline status not recorded: skipped"),
         (
             {"object_attributes.ref": "feature/stock"},
             "pipeline on a non-default branch not recorded: feature/stock",

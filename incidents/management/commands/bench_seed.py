@@ -67,6 +67,10 @@ ALERTS = (
 )
 CHANGE_COLUMNS = (
     "occurred_at",
+    "started_at",
+    "finished_at",
+    "identity",
+    "events",
     "received_at",
     "component",
     "resolved_component_id",
@@ -383,6 +387,10 @@ def _change_rows(
         outcome = "failed" if roll < 0.08 else "started" if roll < 0.1 else "succeeded"
         occurred_at = start + timedelta(seconds=(number + random_fraction()) * step)
         received_at = occurred_at + timedelta(seconds=1 + 30 * random_fraction())
+        # A rollout of one to ten minutes; a running one has only started.
+        started_at = occurred_at - timedelta(seconds=60 + 540 * random_fraction())
+        if outcome == "started":
+            started_at = occurred_at
         links = (
             f'[{{"href": "https://ci.example.com/{pipeline_id}/runs/{number}", "text": "CI run"}}]'
             if random_fraction() < 0.4
@@ -390,6 +398,10 @@ def _change_rows(
         )
         yield (
             occurred_at,
+            started_at,
+            None if outcome == "started" else occurred_at,
+            "",
+            "[]",
             received_at,
             name,
             component_id,
