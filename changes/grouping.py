@@ -9,8 +9,8 @@ later ones point at it with `same_as`, and it takes the earliest start and, whil
 finish one of them reported. Only logical changes are shown, counted and correlated.
 
 A rollback of a component and environment marks what it undid as rolled back: the latest
-change of them when it names that change's version, else every change after the latest one
-with the version it goes back to.
+change of them when it names that change's version (or no version at all), else every change
+after the latest one with the version it goes back to.
 
 Both run in the worker before correlation (incidents.correlation), so that ingest stays one
 statement; grouping is stored, never recomputed for a page.
@@ -122,8 +122,6 @@ def mark_rolled_back(changes: Iterable[ChangeEvent]) -> list[int]:
 
 
 def _undone_by(rollback: ChangeEvent) -> list[int]:
-    if not rollback.version:
-        return []
     earlier: QuerySet[ChangeEvent] = (
         ChangeEvent.objects.logical()
         .filter(
@@ -139,7 +137,8 @@ def _undone_by(rollback: ChangeEvent) -> list[int]:
     recent = list(earlier.values_list("pk", "version")[:50])
     if not recent:
         return []
-    if recent[0][1] == rollback.version:  # "roll back v4.7.0": the latest change, by name
+    # A rollback that names no version (CodePipeline's rollback of a stage) undoes the latest.
+    if not rollback.version or recent[0][1] == rollback.version:  # "roll back v4.7.0": the latest change, by name
         return [recent[0][0]]
     for position, (_, version) in enumerate(recent):  # "roll back to v4.6.0"
         if version == rollback.version:

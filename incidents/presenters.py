@@ -75,7 +75,7 @@ class IncidentPage:
 # --- Words ------------------------------------------------------------------------------------
 
 _VERBS = {
-    # kind: (succeeded, failed, started)
+    # kind: (succeeded, failed, started); cancelled is said the same way for every kind
     ChangeEvent.Kind.DEPLOYMENT: ("deployed", "failed to deploy", "started deploying"),
     ChangeEvent.Kind.ROLLBACK: ("rolled back", "failed to roll back", "started rolling back"),
     ChangeEvent.Kind.CONFIG: ("config changed", "config change failed", "config change started"),
@@ -88,6 +88,7 @@ _VERBS = {
     ChangeEvent.Kind.MANUAL: ("changed by hand", "manual change failed", "manual change started"),
 }
 _OUTCOME_INDEX = {ChangeEvent.Outcome.FAILED: 1, ChangeEvent.Outcome.STARTED: 2}
+_ROLLING_OUT = re.compile(r"^rolling out at the start \(started (\d+) minutes? before\)$")
 _BEFORE = re.compile(r"^(\d+) minutes? before$")
 _AFTER = re.compile(r"^(\d+) minutes? after the start$")
 # Said by the verb already, or what every suspect has in common.
@@ -96,6 +97,8 @@ _REASON_WORDS = {"component match": "same component"}
 
 
 def change_verb(change: ChangeEvent) -> str:
+    if change.outcome == ChangeEvent.Outcome.CANCELLED:
+        return f"{change.get_kind_display().lower()} cancelled"
     verbs = _VERBS.get(change.kind, ("changed", "change failed", "change started"))
     return verbs[_OUTCOME_INDEX.get(change.outcome, 0)]
 
@@ -144,10 +147,21 @@ def describe_suspect(suspect: SuspectChange) -> str:
     rest = []
     for reason in suspect.reasons:
         timing = _timing_words(reason)
-        if timing is not None:
+        rolling = _ROLLING_OUT.match(reason)
+        if rolling:
+            started = minutes_words(int(rolling.group(1)))
+            head = (
+                f"{change_name(change)} was rolling out when the alarm fired "
+                f"(started {started} before)"
+            )
+            if not change.is_running:
+                rest.append(change.get_outcome_display().lower())
+        elif timing is not None:
             head = f"{head} {timing}"
         elif not _UNSAID.match(reason):
             rest.append(_REASON_WORDS.get(reason, reason))
+    if change.rolled_back_by_id:
+        rest.append("rolled back since")
     return " · ".join([head, *rest])
 
 

@@ -7,6 +7,7 @@ barrier, so the unique indexes and row locks decide (not the order the test send
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -41,6 +42,58 @@ def test_a_github_delivery_sent_eight_times_at_once_is_one_change():
     assert sorted(answer.json()["status"] for answer in answers) == ["duplicate"] * (
         SENDERS - 1
     ) + ["recorded"]
+
+
+def test_eight_reports_of_one_rollout_at_once_make_one_change_with_its_final_status():
+    """A rollout's start, progress and finish, each from another worker of the producer."""
+    pipeline_for("alert24")
+    start = parse_timestamp("2026-11-20T14:00:00Z")
+    bodies = [
+        {
+            "component": "payments-service",
+            "deployment_id": "rollout-81",
+            "outcome": "succeeded" if minute == SENDERS - 1 else "started",
+            "occurred_at": (start + timedelta(minutes=minute)).isoformat(),
+            "idempotency_key": f"report-{minute}",
+        }
+        for minute in range(SENDERS)
+    ]
+
+    answers = all_at_once([lambda client, body=body: post_json(client, body) for body in bodies])
+
+    assert [answer.status_code for answer in answers] == [202] * SENDERS
+    change = ChangeEvent.objects.get()
+    assert {answer.json()["id"] for answer in answers} == {change.pk}
+    assert sorted(answer.json()["status"] for answer in answers) == ["recorded"] + ["updated"] * (
+        SENDERS - 1
+    )
+    assert (change.outcome, change.started_at, change.finished_at) == (
+        "succeeded",
+        start,
+        start + timedelta(minutes=SENDERS - 1),
+    )
+    assert len(change.transitions) == SENDERS
+
+
+def test_a_github_start_and_finish_each_sent_four_times_at_once_are_one_change():
+    pipeline_for("github")
+    start = load_fixture("github", "deployment_status_queued_start")
+    finish = load_fixture("github", "deployment_status_success_same_deployment")
+    requests = [
+        lambda client, fixture=fixture: post_fixture(client, "github", fixture)
+        for fixture in [start, finish] * (SENDERS // 2)
+    ]
+
+    answers = all_at_once(requests)
+
+    assert [answer.status_code for answer in answers] == [202] * SENDERS
+    change = ChangeEvent.objects.get()
+    assert sorted(answer.json()["status"] for answer in answers) == ["duplicate"] * (
+        SENDERS - 2
+    ) + ["recorded", "updated"]
+    assert change.outcome == "succeeded"
+    assert change.started_at == parse_timestamp(start["expect"]["occurred_at"])
+    assert [report["outcome"] for report in change.transitions] == ["started", "succeeded"]
 
 
 def test_an_sns_message_delivered_eight_times_at_once_is_one_incident(tmp_path, settings):

@@ -339,3 +339,95 @@ def test_changes_wait_for_an_incidents_first_correlation():
 
     assert not SuspectChange.objects.exists()  # left to the incident's own correlation
     assert suspects(incident) == [early.pk]
+
+
+# --- Spans: a change is a candidate while it rolls out ------------------------------------------
+
+
+def rollout(started_minutes_before: float, finished_minutes_before: float | None, **fields):
+    started = NOW - timedelta(minutes=started_minutes_before)
+    finished = (
+        None
+        if finished_minutes_before is None
+        else NOW - timedelta(minutes=finished_minutes_before)
+    )
+    fields.setdefault("pipeline", DeploymentPipelineFactory(team=None))
+    return ChangeEventFactory(
+        component=fields.pop("component", "payments-service"),
+        started_at=started,
+        occurred_at=finished or started,
+        finished_at=finished,
+        outcome="succeeded" if finished else "started",
+        **fields,
+    )
+
+
+def test_a_change_rolling_out_at_the_alarm_ranks_first_and_says_so():
+    incident = incident_on("payments-service")
+    finished_just_before = change(0.5)
+    rolling = rollout(4, -4)  # started 4 minutes before, finished 4 after the alarm
+
+    assert suspects(incident) == [rolling.pk, finished_just_before.pk]
+    top = SuspectChange.objects.get(incident=incident, change=rolling)
+    assert top.reasons[:2] == [
+        "component match",
+        "rolling out at the start (started 4 minutes before)",
+    ]
+
+
+def test_a_rollout_still_running_is_rolling_out_at_the_alarm():
+    incident = incident_on("payments-service")
+    running = rollout(30, None)
+
+    assert suspects(incident) == [running.pk]
+    assert (
+        "rolling out at the start (started 30 minutes before)"
+        in SuspectChange.objects.get(change=running).reasons
+    )
+
+
+def test_a_span_that_meets_the_window_makes_a_candidate_measured_from_its_start():
+    incident = incident_on("payments-service")
+    long_rollout = rollout(90, 50)  # started before the window, finished inside it
+    rollout(120, 65)  # finished before the window opened
+    rollout(-5, -10)  # started after the skew
+
+    assert suspects(incident) == [long_rollout.pk]
+    assert "90 minutes before" in SuspectChange.objects.get(change=long_rollout).reasons
+
+
+def test_a_rollout_whose_end_never_came_stops_counting_after_the_rollout_limit():
+    incident = incident_on("payments-service")
+    forgotten = rollout(correlation.ROLLOUT_LIMIT.total_seconds() / 60 + 61, None)
+
+    assert forgotten.pk not in suspects(incident)
+
+
+def test_a_report_grouped_under_another_is_no_suspect_of_its_own():
+    incident = incident_on("payments-service")
+    first = change(5)
+    change(4, same_as=first)
+
+    assert suspects(incident) == [first.pk]
+
+
+def test_a_later_report_of_a_suspect_ranks_it_afresh():
+    incident = incident_on("payments-service")
+    running = rollout(20, None)
+    closer = change(10)
+    correlation.correlate_incident(incident_id=incident.pk)
+    assert suspects(incident)[0] == running.pk  # rolling out at the alarm
+
+    # Its finish arrives: it ended 15 minutes before the alarm, so the closer change wins.
+    running.outcome, running.finished_at = "succeeded", NOW - timedelta(minutes=15)
+    running.occurred_at = running.finished_at
+    running.events = [{"outcome": "started"}, {"outcome": "succeeded"}]
+    running.save()
+    correlation.correlate_changes(change_ids=[running.pk])
+
+    ranked = list(
+        SuspectChange.objects.filter(incident=incident)
+        .order_by("rank")
+        .values_list("change_id", flat=True)
+    )
+    assert ranked == [closer.pk, running.pk]

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import time_machine
 
+from changes.models import ChangeEvent
 from common.times import parse_timestamp
 from incidents.models import Incident, SuspectChange
+from incidents.presenters import describe_suspect
 from tests.changes.ingest import post_json
 from tests.conftest import wait_for
 from tests.fixtures import load_fixture
@@ -61,3 +63,56 @@ def test_deployment_then_alarm_makes_the_deployment_the_top_suspect(
     assert top.change_id == ours.json()["id"]
     assert ", ".join(top.reasons[:2]) == "component match, 8 minutes before"
     assert not SuspectChange.objects.filter(change_id=theirs.json()["id"]).exists()
+
+
+def test_an_alarm_at_minute_3_of_an_8_minute_rollout_makes_that_rollout_the_top_suspect(
+    real_worker, client, settings, tmp_path
+):
+    """The new pods start failing while the rollout goes on: its finish comes 5 minutes after
+    the alarm, and the rollout is still the answer, said as such."""
+    settings.SNS_CERT_DIR = str(tmp_path)
+    install_sns_certificate(tmp_path)
+    payments = TeamFactory(slug="payments")
+    ComponentFactory(name="payments-service", owner_team=payments)
+    DeploymentPipelineFactory(team=payments, key="payments-ci-key-0123")
+    alarm = load_fixture("sns_cloudwatch", "02_alarm_metric")
+    source_for("sns_cloudwatch", alarm, team=payments)
+    alarm_at = parse_timestamp(json.loads(json.loads(alarm["body"])["Message"])["StateChangeTime"])
+    rollout = {
+        "component": "payments-service",
+        "environment": "production",
+        "version": "v4.7.0",
+        "deployment_id": "rollout-4.7.0",
+    }
+
+    def report(minutes_after_alarm: int, **fields) -> int:
+        moment = alarm_at + timedelta(minutes=minutes_after_alarm)
+        with time_machine.travel(moment, tick=False):
+            body = {**fields, "occurred_at": moment.isoformat()}
+            answer = post_json(client, body, key="payments-ci-key-0123")
+        assert answer.status_code == 202, answer.content
+        return answer.json()["id"]
+
+    earlier = report(-10, component="payments-service", environment="production", version="v4.6.9")
+    rolling = report(-3, **rollout, outcome="started")
+    with time_machine.travel(parse_timestamp(alarm["received_at"]), tick=False):
+        incident = Incident.objects.get(pk=send(client, alarm, url_for(alarm)).json()["id"])
+    assert wait_for(lambda: Incident.objects.get(pk=incident.pk).correlated_at is not None)
+    assert report(5, **rollout, outcome="succeeded") == rolling  # the finish, after the alarm
+
+    def ranked() -> list[int]:
+        return list(
+            SuspectChange.objects.filter(incident=incident)
+            .order_by("rank")
+            .values_list("change_id", flat=True)
+        )
+
+    assert wait_for(
+        lambda: ChangeEvent.objects.filter(pk=rolling, correlated_at__isnull=False).exists()
+    )
+    assert ranked() == [rolling, earlier]
+    top = SuspectChange.objects.get(incident=incident, rank=1)
+    assert "rolling out at the start (started 3 minutes before)" in top.reasons
+    assert describe_suspect(top).startswith(
+        "payments-service v4.7.0 was rolling out when the alarm fired (started 3 min before)"
+    )
