@@ -119,11 +119,15 @@ class Command(BaseCommand):
                 kind = "rollback"
             version = f"v{rng.randint(1, 5)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}"
             occurred_at = now - timedelta(minutes=rng.randint(1, 7 * 24 * 60))
+            if outcome == "started" and occurred_at < now - timedelta(minutes=20):
+                outcome = "succeeded"  # only recent rollouts are still under way
+            rollout = timedelta(minutes=rng.randint(1, 12))
             events.append(
                 ChangeEvent(
                     pipeline=pipeline,
                     idempotency_key=f"demo-{number}",
                     occurred_at=occurred_at,
+                    started_at=occurred_at if outcome == "started" else occurred_at - rollout,
                     received_at=occurred_at + timedelta(seconds=rng.randint(1, 30)),
                     component=component.name,
                     resolved_component=component,
@@ -139,19 +143,30 @@ class Command(BaseCommand):
                     correlated_at=now,
                 )
             )
-        events.append(self._culprit(now))
+        culprit = self._culprit(now)
+        events.append(culprit)
         before = ChangeEvent.objects.count()
         ChangeEvent.objects.bulk_create(events, ignore_conflicts=True)
+        self._second_report(culprit)
         return ChangeEvent.objects.count() - before
 
     def _culprit(self, now: datetime) -> ChangeEvent:
-        """The deployment the demo's open HighErrorRate incident should point at."""
+        """The deployment the demo's open HighErrorRate incident should point at: a six-minute
+        rollout that GitHub reported when it started and when it succeeded."""
         component = Component.objects.get(name="payments-service")
         occurred_at = now - timedelta(minutes=CULPRIT_MINUTES_AGO)
+        started_at = occurred_at - timedelta(minutes=6)
         return ChangeEvent(
             pipeline=DeploymentPipeline.objects.get(name="payments-github"),
             idempotency_key="demo-culprit",
+            identity="deployment:1001",
             occurred_at=occurred_at,
+            started_at=started_at,
+            finished_at=occurred_at,
+            events=[
+                {"outcome": outcome, "at": at.isoformat(), "received_at": at.isoformat()}
+                for outcome, at in (("started", started_at), ("succeeded", occurred_at))
+            ],
             received_at=occurred_at + timedelta(seconds=4),
             component=component.name,
             resolved_component=component,
@@ -165,6 +180,27 @@ class Command(BaseCommand):
                 {"href": "https://github.com/acme-shop/payments-service/pull/812", "text": "PR"}
             ],
             correlated_at=now,
+        )
+
+    def _second_report(self, culprit: ChangeEvent) -> None:
+        """CodePipeline reported the culprit's rollout too: one logical change, two reports."""
+        first = ChangeEvent.objects.get(idempotency_key="demo-culprit")
+        ChangeEvent.objects.get_or_create(
+            pipeline=DeploymentPipeline.objects.get(name="payments-codepipeline"),
+            idempotency_key="demo-culprit-codepipeline",
+            defaults={
+                "same_as": first,
+                "occurred_at": culprit.occurred_at + timedelta(seconds=20),
+                "started_at": culprit.started_at + timedelta(seconds=5),
+                "received_at": culprit.occurred_at + timedelta(seconds=25),
+                "component": culprit.component,
+                "resolved_component": culprit.resolved_component,
+                "environment": culprit.environment,
+                "summary": "payments-service pipeline execution succeeded",
+                "version": "main",
+                "commit": culprit.commit,
+                "correlated_at": culprit.correlated_at,
+            },
         )
 
     def _incidents(self, user: AbstractBaseUser) -> int:
