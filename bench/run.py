@@ -35,7 +35,9 @@ DATABASE = "whatchanged_bench"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 APP_PORT, CEILING_PORT = 8101, 8102
 CONNECTIONS = 16
-CHANGES_PER_SECOND = 50  # the steady change load beside the alert-to-suspects measurement
+CHANGES_PER_SECOND = 50
+# Signed GitHub bodies written per second of a wrk run: above what this machine can ingest.
+GITHUB_BODIES_PER_SECOND = 2500  # the steady change load beside the alert-to-suspects measurement
 GITHUB_FIXTURE = (
     ROOT / "tests" / "fixtures" / "producers" / "github" / "deployment_status_success.json"
 )
@@ -229,14 +231,22 @@ def wait_until_up(url: str) -> None:
     raise RuntimeError(f"nothing answers at {url}")
 
 
+def write_github_bodies(path: Path, count: int) -> None:
+    """`count` signed deployment_status bodies, each of its own deployment (ids unique across
+    runs), as lines "<signature>\t<body>" for bench/lua/github.lua."""
+    body = json.loads(json.loads(GITHUB_FIXTURE.read_text())["body"])
+    first = time.time_ns() // 1000  # microseconds: later runs start above earlier ones
+    with path.open("w") as lines:
+        for number in range(first, first + count):
+            body["deployment"]["id"] = body["deployment_status"]["id"] = number
+            raw = json.dumps(body, separators=(",", ":"))
+            signature = hmac.new(b"bench-secret", raw.encode(), hashlib.sha256).hexdigest()
+            lines.write(f"sha256={signature}\t{raw}\n")
+
+
 def ingest_cases() -> dict[str, list[str]]:
-    fixture = json.loads(GITHUB_FIXTURE.read_text())
-    body_file = RESULTS / "github-body.json"
+    body_file = RESULTS / "github-bodies.txt"
     RESULTS.mkdir(exist_ok=True)
-    body_file.write_bytes(fixture["body"].encode())
-    signature = (
-        "sha256=" + hmac.new(b"bench-secret", fixture["body"].encode(), hashlib.sha256).hexdigest()
-    )
     app = f"http://127.0.0.1:{APP_PORT}"
     return {
         "ceiling": ["bench/lua/change.lua", f"http://127.0.0.1:{CEILING_PORT}/ceiling", "none"],
@@ -249,7 +259,6 @@ def ingest_cases() -> dict[str, list[str]]:
             "bench/lua/github.lua",
             f"{app}/api/v1/pipelines/bench-github-key-0001/events",
             str(body_file),
-            signature,
         ],
         "alert (incidents API)": [
             "bench/lua/alert.lua",
@@ -288,6 +297,8 @@ def ingest_rounds(size: dict) -> dict:
 
 
 def wrk(script: str, url: str, args: list[str], seconds: int) -> dict:
+    if script.endswith("github.lua"):  # more bodies than the fastest run could send
+        write_github_bodies(Path(args[0]), GITHUB_BODIES_PER_SECOND * seconds)
     output = subprocess.run(
         [
             "wrk",

@@ -138,7 +138,9 @@ def _undone_by(rollback: ChangeEvent) -> list[int]:
     if not recent:
         return []
     # A rollback that names no version (CodePipeline's rollback of a stage) undoes the latest.
-    if not rollback.version or recent[0][1] == rollback.version:  # "roll back v4.7.0": the latest change, by name
+    if (
+        not rollback.version or recent[0][1] == rollback.version
+    ):  # "roll back v4.7.0": the latest change, by name
         return [recent[0][0]]
     for position, (_, version) in enumerate(recent):  # "roll back to v4.6.0"
         if version == rollback.version:

@@ -1,14 +1,21 @@
 """The Insights page: how well suspects are ranked, judged by engineers' own verdicts, next to
-how often teams and components deploy and how often a deployment is followed by an incident.
+how often teams and components deploy, how often a deployment fails, and how long one takes.
 
-Each figure is one aggregate query, whatever the amount of data: what comes back is one row per
-team, or per component for the busiest ones. Charts are plain data for an inline SVG template.
+Deployments are logical changes (a rollout several pipelines reported counts once) with a final
+outcome. Counts are one aggregate query each, whatever the amount of data: what comes back is
+one row per team, or per component for the busiest ones. Durations are one query of the
+period's timed deployments, whose percentiles are taken here: SQLite, the embedded default, has
+no percentile_cont. Charts are plain data for an inline SVG template.
 """
 
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from math import floor
+from typing import Literal
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
 from changes.models import ChangeEvent
@@ -16,13 +23,18 @@ from incidents.models import Incident, IncidentComponent, SuspectChange
 
 PERIOD = timedelta(days=90)
 TRACK = 72.0  # percent of a chart's width its bars may take; their values follow
-# A deployment "fails" when an incident on its component starts within this time after it.
+# A deployment "fails" when it is rolled back later, or an incident on its component starts
+# while it rolls out or within this time after it finished.
 FAILURE_WINDOW = timedelta(minutes=60)
 # Deployments are counted to these environments ("" = the producer did not say).
 PRODUCTION_ENVIRONMENTS = ("production", "prod", "")
 BUSIEST_COMPONENTS = 15
 NO_TEAM = "No team"
 NO_COMPONENT = "(no component)"
+NO_DURATION = "—"
+
+Grouping = Literal["team", "component"]
+MISSING: dict[Grouping, str] = {"team": NO_TEAM, "component": NO_COMPONENT}
 
 
 @dataclass(frozen=True)
@@ -45,16 +57,25 @@ class Accuracy:
 
 @dataclass(frozen=True)
 class Delivery:
-    """Deployments of a team or component, and how many were followed by an incident."""
+    """Deployments of a team or component, how many failed, and how long the timed ones took
+    (None without any deployment reported with a start before its finish)."""
 
     label: str
     deployments: int
     failures: int
     per_week: float
+    duration_p50: timedelta | None = None
+    duration_p90: timedelta | None = None
 
     @property
     def failure_rate(self) -> float:
         return self.failures / self.deployments if self.deployments else 0.0
+
+    @property
+    def duration_text(self) -> str:
+        if self.duration_p50 is None or self.duration_p90 is None:
+            return NO_DURATION
+        return f"p50 {_duration(self.duration_p50)} · p90 {_duration(self.duration_p90)}"
 
 
 @dataclass(frozen=True)
@@ -95,7 +116,7 @@ class Report:
 
 
 def insights_report(*, now: datetime) -> Report:
-    """Everything the Insights page shows for the 90 days before `now`, in three queries."""
+    """Everything the Insights page shows for the 90 days before `now`, in four queries."""
     since = now - PERIOD
     by_team = ranking_accuracy(since=since)
     overall = (
@@ -108,8 +129,15 @@ def insights_report(*, now: datetime) -> Report:
         if by_team
         else None
     )
-    teams = delivery(since=since, until=now, by="team")
-    components = delivery(since=since, until=now, by="component", limit=BUSIEST_COMPONENTS)
+    durations = deployment_durations(since=since, until=now)
+    teams = delivery(since=since, until=now, by="team", durations=durations["team"])
+    components = delivery(
+        since=since,
+        until=now,
+        by="component",
+        limit=BUSIEST_COMPONENTS,
+        durations=durations["component"],
+    )
     charts = {
         "accuracy": accuracy_chart([overall, *by_team] if overall else []),
         "team_frequency": frequency_chart("team_frequency", "Deployments per week by team", teams),
@@ -161,12 +189,16 @@ def ranking_accuracy(*, since: datetime) -> list[Accuracy]:
 
 
 def deployments(*, since: datetime, until: datetime) -> QuerySet[ChangeEvent]:
-    """Deployments and rollbacks to production that finished (succeeded or failed)."""
+    """Logical deployments and rollbacks to production that finished (succeeded or failed)
+    in the period: one row per rollout, however many pipelines reported it."""
     return (
-        ChangeEvent.objects.filter(
-            occurred_at__gte=since,
+        ChangeEvent.objects.logical()
+        .filter(
+            occurred_at__gte=since,  # a finished change occurred when it finished
             occurred_at__lte=until,
             kind__in=(ChangeEvent.Kind.DEPLOYMENT, ChangeEvent.Kind.ROLLBACK),
+            # A running change is neither a success nor a failure yet; a cancelled one never
+            # reached production, so it is no deployment, and no failure either.
             outcome__in=(ChangeEvent.Outcome.SUCCEEDED, ChangeEvent.Outcome.FAILED),
         )
         .annotate(environment_name=Lower("environment"))
@@ -174,44 +206,104 @@ def deployments(*, since: datetime, until: datetime) -> QuerySet[ChangeEvent]:
     )
 
 
-def delivery(*, since: datetime, until: datetime, by: str, limit: int = 100) -> list[Delivery]:
-    """Deployment frequency and change failure rate per team (the pipeline's team, else the
-    component owner's) or per component (the catalog name, else the name as sent): the `limit`
-    busiest, busiest first. One query."""
+def _group(by: Grouping) -> Coalesce:
+    """The team (the pipeline's, else the component owner's) or the component (the catalog
+    name, else the name as sent) a deployment counts for; null when it names none."""
+    if by == "team":
+        return Coalesce("pipeline__team__name", "resolved_component__owner_team__name")
+    return Coalesce("resolved_component__name", NullIf("component", Value("")))
+
+
+def delivery(
+    *,
+    since: datetime,
+    until: datetime,
+    by: Grouping,
+    limit: int = 100,
+    durations: Mapping[str, Sequence[timedelta]] | None = None,
+) -> list[Delivery]:
+    """Deployment frequency and change failure rate per team or per component (see `_group`):
+    the `limit` busiest, busiest first, with the p50 and p90 of `durations` (shortest first,
+    by label, as `deployment_durations` gives them). One query.
+
+    A deployment failed when a rollback undid it later (DORA counts changes that needed
+    remediation), or when an incident on its component started while it rolled out or within
+    FAILURE_WINDOW after it finished."""
     followed_by_incident = IncidentComponent.objects.filter(
         Q(component_id=OuterRef("resolved_component_id")) | Q(name=OuterRef("component")),
-        incident__started_at__gt=OuterRef("occurred_at"),
-        incident__started_at__lte=OuterRef("occurred_at") + FAILURE_WINDOW,
+        incident__started_at__gt=OuterRef("started_at"),
+        incident__started_at__lte=OuterRef("finished_at") + FAILURE_WINDOW,
     )
-    if by == "team":
-        group = Coalesce("pipeline__team__name", "resolved_component__owner_team__name")
-        missing = NO_TEAM
-    else:
-        group = Coalesce("resolved_component__name", NullIf("component", Value("")))
-        missing = NO_COMPONENT
+    missing = MISSING[by]
+    durations = durations or {}
     rows = (
         deployments(since=since, until=until)
-        .annotate(group=group)
+        .annotate(group=_group(by))
         .values("group")
         .annotate(
             deployment_count=Count("id"),
-            failure_count=Count("id", filter=Q(Exists(followed_by_incident))),
+            failure_count=Count(
+                "id",
+                filter=Q(rolled_back_by__isnull=False) | Q(Exists(followed_by_incident)),
+            ),
         )
         .order_by("-deployment_count", "group")[:limit]
     )
     weeks = (until - since) / timedelta(weeks=1)
-    result = [
-        Delivery(
-            label=row["group"] or missing,
-            deployments=row["deployment_count"],
-            failures=row["failure_count"],
-            per_week=round(row["deployment_count"] / weeks, 1),
+    result = []
+    for row in rows:
+        label = row["group"] or missing
+        spans = durations.get(label, ())
+        result.append(
+            Delivery(
+                label=label,
+                deployments=row["deployment_count"],
+                failures=row["failure_count"],
+                per_week=round(row["deployment_count"] / weeks, 1),
+                duration_p50=percentile(spans, 0.5) if spans else None,
+                duration_p90=percentile(spans, 0.9) if spans else None,
+            )
         )
-        for row in rows
-    ]
     return sorted(
         result, key=lambda row: (-row.deployments, row.label == missing, row.label.lower())
     )
+
+
+def deployment_durations(
+    *, since: datetime, until: datetime
+) -> dict[Grouping, dict[str, list[timedelta]]]:
+    """How long the period's deployments took, start to finish, shortest first, by team label
+    and by component label (as `delivery` labels them). Only deployments with a real span
+    count: a producer that reports a change once gives an instant, which is no duration.
+    One query; its rows are bounded by the period's deployments, one duration each."""
+    rows = (
+        deployments(since=since, until=until)
+        .filter(started_at__lt=F("finished_at"))
+        .annotate(
+            team_label=_group("team"),
+            component_label=_group("component"),
+            duration=F("finished_at") - F("started_at"),
+        )
+        .values_list("team_label", "component_label", "duration")
+        .order_by("duration")
+    )
+    durations: dict[Grouping, dict[str, list[timedelta]]] = {
+        "team": defaultdict(list),
+        "component": defaultdict(list),
+    }
+    for team, component, duration in rows:
+        durations["team"][team or NO_TEAM].append(duration)
+        durations["component"][component or NO_COMPONENT].append(duration)
+    return durations
+
+
+def percentile(values: Sequence[timedelta], share: float) -> timedelta:
+    """The `share` (0..1) percentile of `values`, sorted and not empty, interpolated between
+    the nearest two as PostgreSQL's percentile_cont does."""
+    position = (len(values) - 1) * share
+    lower = floor(position)
+    upper = min(lower + 1, len(values) - 1)
+    return values[lower] + (values[upper] - values[lower]) * (position - lower)
 
 
 # --- Charts: horizontal bars, a label line above each row ---------------------------------------
@@ -225,6 +317,16 @@ LABEL_LENGTH = 28
 
 def _percent(part: float) -> str:
     return f"{part * 100:.0f}%"
+
+
+def _duration(duration: timedelta) -> str:
+    seconds = round(duration.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{round(seconds / 3600, 1):g} h"
 
 
 def _short(label: str) -> str:

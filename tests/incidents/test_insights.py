@@ -1,7 +1,8 @@
-"""The Insights page: ranking accuracy from verdicts, deployment frequency and change failure
-rate, on small hand-made datasets whose numbers are worked out by hand."""
+"""The Insights page: ranking accuracy from verdicts, deployment frequency, change failure rate
+and deployment durations, on small hand-made datasets whose numbers are worked out by hand."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
@@ -174,6 +175,7 @@ def test_insights_cost_does_not_grow(logged_in_client, django_assert_max_num_que
             pipeline=pipeline,
             component=f"service-{n % 40}",
             environment="production",
+            started_at=now - timedelta(hours=n, minutes=7),
             occurred_at=now - timedelta(hours=n),
             received_at=now - timedelta(hours=n),
             idempotency_key=f"bulk-{n}",
@@ -201,7 +203,7 @@ def test_insights_cost_does_not_grow(logged_in_client, django_assert_max_num_que
         for n, (incident, change) in enumerate(zip(incidents, changes, strict=True))
     )
 
-    with django_assert_max_num_queries(5):  # the session, the user, and three aggregates
+    with django_assert_max_num_queries(6):  # the session, the user, three aggregates, durations
         response = logged_in_client.get(reverse("incidents:insights"))
 
     assert response.status_code == 200
@@ -210,4 +212,161 @@ def test_insights_cost_does_not_grow(logged_in_client, django_assert_max_num_que
     assert report.accuracy.incidents == in_period
     assert report.delivery_by_team[0].deployments == in_period
     assert report.delivery_by_team[0].failures == in_period
+    assert report.delivery_by_team[0].duration_text == "p50 7 min · p90 7 min"
     assert len(report.delivery_by_component) == min(insights.BUSIEST_COMPONENTS, 40, count)
+
+
+# --- Lifecycles: logical changes, final outcomes, rollbacks, durations --------------------------
+
+
+@pytest.fixture
+def search():
+    """The Search team, its pipeline, and its two components."""
+    team = TeamFactory(slug="search", name="Search")
+    return SimpleNamespace(
+        team=team,
+        pipeline=DeploymentPipelineFactory(team=team),
+        api=ComponentFactory(name="search-api", owner_team=team),
+        indexer=ComponentFactory(name="search-indexer", owner_team=team),
+    )
+
+
+def rollout(
+    pipeline, component, *, days_ago: float, minutes: float = 0, outcome="succeeded", **fields
+) -> ChangeEvent:
+    """A deployment of `component` to production that started `days_ago` days ago and whose
+    latest report came `minutes` later: its finish, unless it is still running ("started")."""
+    started_at = timezone.now() - timedelta(days=days_ago)
+    return ChangeEventFactory(
+        pipeline=pipeline,
+        component=component.name,
+        resolved_component=component,
+        started_at=started_at,
+        occurred_at=started_at + timedelta(minutes=minutes),
+        outcome=outcome,
+        **fields,
+    )
+
+
+def incident_on(component, at) -> None:
+    IncidentComponent.objects.create(
+        incident=IncidentFactory(started_at=at), name=component.name, component=component
+    )
+
+
+def insights_page(client) -> tuple[insights.Report, str]:
+    response = client.get(reverse("incidents:insights"))
+    assert response.status_code == 200
+    return response.context["report"], response.content.decode()
+
+
+def delivery_rows(rows: list[insights.Delivery]) -> list[tuple[str, int, int]]:
+    return [(row.label, row.deployments, row.failures) for row in rows]
+
+
+def test_a_rollout_reported_by_two_pipelines_counts_once(search, logged_in_client):
+    platform = DeploymentPipelineFactory(team=TeamFactory(slug="platform", name="Platform"))
+    first = rollout(search.pipeline, search.api, days_ago=2, minutes=5)
+    rollout(platform, search.api, days_ago=2, minutes=5, same_as=first)
+    rollout(search.pipeline, search.api, days_ago=3)
+
+    report, body = insights_page(logged_in_client)
+
+    # Counted twice, the report would add a deployment of search-api and a row for Platform.
+    assert delivery_rows(report.delivery_by_team) == [("Search", 2, 0)]
+    assert delivery_rows(report.delivery_by_component) == [("search-api", 2, 0)]
+    assert "2 deployments" in body and "Platform" not in body
+
+
+def test_running_and_cancelled_changes_are_neither_deployments_nor_failures(
+    search, logged_in_client
+):
+    now = timezone.now()
+    rollout(search.pipeline, search.api, days_ago=5, minutes=4)
+    rollback = rollout(search.pipeline, search.api, days_ago=1, kind="rollback")
+    # Still running an hour in, with an incident during it and a rollback after it:
+    rollout(
+        search.pipeline, search.api, days_ago=1 / 24, outcome="started", rolled_back_by=rollback
+    )
+    incident_on(search.api, now - timedelta(minutes=30))
+    # Cancelled after 20 minutes, with an incident 10 minutes in:
+    cancelled = rollout(search.pipeline, search.api, days_ago=3, minutes=20, outcome="cancelled")
+    incident_on(search.api, cancelled.started_at + timedelta(minutes=10))
+
+    report, body = insights_page(logged_in_client)
+
+    assert delivery_rows(report.delivery_by_team) == [("Search", 2, 0)]
+    assert delivery_rows(report.delivery_by_component) == [("search-api", 2, 0)]
+    assert "0 of 2" in body and "<td>0% · 0 of 2</td>" in body
+
+
+def test_a_rolled_back_change_counts_as_failed(search, logged_in_client):
+    rollback = rollout(search.pipeline, search.api, days_ago=9, version="v1", kind="rollback")
+    rollout(search.pipeline, search.api, days_ago=10, version="v2", rolled_back_by=rollback)
+    rollout(search.pipeline, search.indexer, days_ago=10)
+
+    report, body = insights_page(logged_in_client)
+
+    # No incident at all: the rolled-back change is the one failure, not the rollback.
+    assert delivery_rows(report.delivery_by_team) == [("Search", 3, 1)]
+    assert delivery_rows(report.delivery_by_component) == [
+        ("search-api", 2, 1),
+        ("search-indexer", 1, 0),
+    ]
+    assert "<td>33% · 1 of 3</td>" in body and "<td>50% · 1 of 2</td>" in body
+
+
+def test_an_incident_during_a_long_rollout_fails_it(search, logged_in_client):
+    # Finished 3 hours after it started; the incident began 2.5 hours in, before the finish.
+    slow = rollout(search.pipeline, search.api, days_ago=4, minutes=180)
+    incident_on(search.api, slow.started_at + timedelta(minutes=150))
+    # That incident began an hour before this one started: not its failure.
+    rollout(search.pipeline, search.api, days_ago=4 - 3.5 / 24, minutes=5)
+
+    report, _ = insights_page(logged_in_client)
+
+    assert delivery_rows(report.delivery_by_team) == [("Search", 2, 1)]
+
+
+def test_deployment_durations_p50_and_p90_per_team_and_component(search, logged_in_client):
+    # Search: 2, 6 and 16 minutes (and an instant, which has no duration) -> p50 6 min, p90
+    # 6 + 0.8 x 10 = 14 min. search-api: 6 and 16 -> p50 11, p90 15. search-indexer: 2.
+    rollout(search.pipeline, search.indexer, days_ago=1, minutes=2)
+    six = rollout(search.pipeline, search.api, days_ago=2, minutes=6)
+    rollout(search.pipeline, search.api, days_ago=3, minutes=16)
+    rollout(search.pipeline, search.api, days_ago=4)
+    # Left out: another pipeline's report of the 6-minute rollout, a running change, a
+    # cancelled one, one to staging, and one that finished before the period.
+    rollout(
+        DeploymentPipelineFactory(team=search.team), search.api, days_ago=2, minutes=60, same_as=six
+    )
+    rollout(search.pipeline, search.api, days_ago=80, minutes=60 * 24, outcome="started")
+    rollout(search.pipeline, search.api, days_ago=5, minutes=60, outcome="cancelled")
+    rollout(search.pipeline, search.api, days_ago=6, minutes=60, environment="staging")
+    rollout(search.pipeline, search.api, days_ago=95, minutes=60)
+    # Checkout reports each deployment once: instants, no durations. Data takes 90 minutes.
+    checkout = ComponentFactory(name="checkout-api", owner_team=TeamFactory(name="Checkout"))
+    rollout(None, checkout, days_ago=1, idempotency_key="")
+    data = ComponentFactory(name="warehouse", owner_team=TeamFactory(name="Data"))
+    rollout(None, data, days_ago=1, minutes=90, idempotency_key="")
+
+    report, body = insights_page(logged_in_client)
+
+    minutes = timedelta(minutes=1)
+    durations = [
+        (row.label, row.deployments, row.duration_p50, row.duration_p90)
+        for row in report.delivery_by_team
+    ]
+    assert durations == [
+        ("Search", 4, 6 * minutes, 14 * minutes),
+        ("Checkout", 1, None, None),
+        ("Data", 1, 90 * minutes, 90 * minutes),
+    ]
+    assert [row.duration_text for row in report.delivery_by_component] == [
+        "p50 11 min · p90 15 min",
+        "—",
+        "p50 2 min · p90 2 min",
+        "p50 1.5 h · p90 1.5 h",
+    ]
+    assert "<td>p50 6 min · p90 14 min</td>" in body
+    assert "<td>p50 11 min · p90 15 min</td>" in body and "<td>—</td>" in body
