@@ -58,6 +58,7 @@ def changes_per_hour(changes: QuerySet[ChangeEvent], *, span: str = "24h") -> St
     counts = {
         row["hour"]: (row["total"], row["failed"])
         for row in changes.order_by()
+        .prefetch_related(None)  # counts, not rows: nothing to prefetch
         .filter(occurred_at__gte=first)
         .annotate(hour=TruncHour("occurred_at", tzinfo=timezone.get_current_timezone()))
         .values("hour")

@@ -21,6 +21,15 @@ RANGES = {
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
+# The `status` filter: a change's API `status`, with `running` for a change still rolling out.
+RUNNING = "running"
+STATUSES = [
+    (RUNNING, "Rolling out"),
+    (ChangeEvent.Outcome.SUCCEEDED, "Succeeded"),
+    (ChangeEvent.Outcome.FAILED, "Failed"),
+    (ChangeEvent.Outcome.CANCELLED, "Cancelled"),
+    (ChangeEvent.ROLLED_BACK, "Rolled back"),
+]
 
 
 class NamedOptions(ModelChoiceIterator):
@@ -63,6 +72,15 @@ class ChangeFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(
         choices=ChangeEvent.Kind.choices, empty_label="All kinds", widget=FastSelect
     )
+    status = django_filters.ChoiceFilter(
+        choices=STATUSES,
+        method="filter_status",
+        empty_label="Any status",
+        help_text="running, succeeded, failed, cancelled or rolled_back",
+        widget=FastSelect,
+    )
+    # The outcome as reported, rolled back or not: kept for the links and scripts made before
+    # `status`.
     outcome = django_filters.ChoiceFilter(
         choices=ChangeEvent.Outcome.choices, empty_label="All outcomes", widget=FastSelect
     )
@@ -78,7 +96,16 @@ class ChangeFilter(django_filters.FilterSet):
 
     class Meta:
         model = ChangeEvent
-        fields = ("q", "team", "component", "environment", "pipeline", "kind", "outcome")
+        fields = (
+            "q",
+            "team",
+            "component",
+            "environment",
+            "pipeline",
+            "kind",
+            "status",
+            "outcome",
+        )
 
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """Summary, description, version, component or commit contains each word (on
@@ -104,6 +131,14 @@ class ChangeFilter(django_filters.FilterSet):
         return queryset.filter(
             Q(pipeline__team=value) | Q(pipeline__isnull=True, resolved_component__owner_team=value)
         )
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """The changes whose `status` is `value`: a rolled-back change is `rolled_back` only,
+        whatever its own outcome; `running` is one still rolling out."""
+        if value == ChangeEvent.ROLLED_BACK:
+            return queryset.filter(rolled_back_by__isnull=False)
+        outcome = ChangeEvent.Outcome.STARTED if value == RUNNING else value
+        return queryset.filter(outcome=outcome, rolled_back_by__isnull=True)
 
     def filter_range(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(occurred_at__gte=timezone.now() - RANGES[value])

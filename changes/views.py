@@ -23,6 +23,7 @@ from teams.models import Component
 from teams.permissions import require_admin
 
 POLL_LIMIT = 50
+ID_DIGITS = 18  # a bigint has 19: longer "ids" from a URL are not ours
 SUGGESTIONS = 10
 
 
@@ -55,7 +56,17 @@ def change_list(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def change_poll(request: HtmxHttpRequest) -> HttpResponse:
-    """Changes recorded since the cursor, for the live view; 204 when there are none."""
+    """Changes recorded since the cursor, and the rows the page shows rolling out that are not
+    any more, for the live view; 204 when there are neither.
+
+    New rows: ids only grow, so the cursor is the highest id shown. Changed rows: a later
+    report updates a change in place (same id), so no id cursor can see it, and the change's
+    times are the producer's, not ours. Rather than keep state per viewer, the page sends the
+    ids of its rows still rolling out (hidden `running` inputs, see _poller.html); those that
+    have finished or were rolled back since come back as rows swapped in place by their id
+    (hx-swap-oob). Any process can answer it; an idle poll costs one query, and one more while
+    the page shows rows rolling out.
+    """
     try:
         after = int(request.GET.get("after", "0"))
     except ValueError:
@@ -63,12 +74,18 @@ def change_poll(request: HtmxHttpRequest) -> HttpResponse:
     filters = ChangeFilter(request.GET or None, queryset=selectors.change_feed())
     changes = filters.qs if filters.is_bound and filters.is_valid() else selectors.change_feed()
     new = list(changes.filter(id__gt=after).order_by("-id")[:POLL_LIMIT])
-    if not new:
-        return HttpResponse(status=204)  # htmx swaps nothing; an idle poll costs one query
+    new_ids = {change.pk for change in new}
+    running = [
+        int(pk) for pk in request.GET.getlist("running") if pk.isdigit() and len(pk) <= ID_DIGITS
+    ]
+    finished = selectors.no_longer_running(pk for pk in running if pk not in new_ids)
+    if not new and not finished:
+        return HttpResponse(status=204)  # htmx swaps nothing
     context = {
         "new_changes": new,
-        "cursor": max(change.pk for change in new),
-        "query": _query_without(request, "after"),
+        "finished_changes": finished,
+        "cursor": max([after, *new_ids]),
+        "query": _query_without(request, "after", "running"),
     }
     return render(request, "changes/change_list.html#new-rows", context)
 
@@ -76,12 +93,19 @@ def change_poll(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def change_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A change (a report grouped under another one too): every field, its lifecycle, every
+    report of it, and the incidents in which it is a suspect."""
     try:
-        change = selectors.change_with_suspicions(pk)
+        page = selectors.change_page(pk)
     except ChangeEvent.DoesNotExist:
         raise Http404("No such change.") from None
+    change = page.change
     metadata = json.dumps(change.metadata, indent=2, sort_keys=True, ensure_ascii=False)
-    return render(request, "changes/change_detail.html", {"change": change, "metadata": metadata})
+    return render(
+        request,
+        "changes/change_detail.html",
+        {"change": change, "page": page, "metadata": metadata},
+    )
 
 
 @login_required

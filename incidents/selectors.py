@@ -13,6 +13,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 
+from changes import selectors as change_selectors
 from changes.models import ChangeEvent
 from common.pagination import KeysetPage, keyset_page
 from incidents.correlation import DEFAULT_SKEW_MINUTES, DEFAULT_WINDOW_MINUTES
@@ -57,6 +58,8 @@ def incident_detail() -> QuerySet[Incident]:
                 "change__pipeline__team", "change__resolved_component", "change__author"
             ),
         ),
+        # The API names every report of each suspect (ChangeEventSerializer.reports).
+        Prefetch("suspects__change__also_reported", queryset=change_selectors.other_reports()),
     )
 
 
@@ -386,8 +389,8 @@ def component_page(*, slug: str) -> ComponentPage | None:
     if component is None:
         return None
     changes = list(
-        ChangeEvent.objects.filter(resolved_component=component)
-        .select_related("pipeline__team", "author", "resolved_component__owner_team")
+        change_selectors.change_feed()
+        .filter(resolved_component=component)
         .order_by("-occurred_at", "-id")[:RECENT_ON_COMPONENT]
     )
     incidents = list(

@@ -12,36 +12,44 @@ from incidents import correlation
 from incidents.models import Incident
 from tests.changes.ingest import pipeline_for, post_json
 from tests.incidents.ingest import KEY as ALERT_KEY
-from tests.pipelines.factories import AlertSourceFactory
+from tests.pipelines.factories import AlertSourceFactory, DeploymentPipelineFactory
 from tests.teams.factories import ComponentFactory
 
 pytestmark = pytest.mark.django_db
 
 MARKUP = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+OTHER_KEY = "other-pipeline-key"
 
 
 @pytest.fixture
-def hostile_data(client):
-    """A change and an incident on the same component, markup in every field they show."""
+def hostile_data(client, django_capture_on_commit_callbacks):
+    """A change and an incident on the same component, markup in every field they show; the
+    change reported by a second pipeline too (grouped under it by the worker)."""
     pipeline = pipeline_for("alert24", name=f"pipe {MARKUP}"[:100])
+    DeploymentPipelineFactory(kind="generic", key=OTHER_KEY, name=f"other {MARKUP}"[:100])
     source = AlertSourceFactory(kind="generic", key=ALERT_KEY, name=f"source {MARKUP}"[:100])
     ComponentFactory(name="payments-service")
-    change = post_json(
-        client,
-        {
-            "component": "payments-service",
-            "description": MARKUP,
-            "summary": MARKUP,
-            "version": MARKUP,
-            "environment": MARKUP[:50],
-            "triggered_by": MARKUP,
-            "commit": MARKUP[:40],
-            "links": [{"href": "javascript:alert(1)", "text": MARKUP}],
-            "metadata": {"note": MARKUP},
-        },
-    )
-    assert change.status_code == 202, change.content
+    body = {
+        "component": "payments-service",
+        "description": MARKUP,
+        "summary": MARKUP,
+        "version": MARKUP,
+        "environment": MARKUP[:50],
+        "triggered_by": MARKUP,
+        "commit": MARKUP[:40],
+        "deployment_id": MARKUP,
+        "links": [{"href": "javascript:alert(1)", "text": MARKUP}],
+        "metadata": {"note": MARKUP},
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        change = post_json(client, body)
+        assert change.status_code == 202, change.content
+        also = post_json(client, {**body, "deployment_id": ""}, key=OTHER_KEY)
+        assert also.status_code == 202, also.content
+    with django_capture_on_commit_callbacks(execute=True):  # it undoes the change
+        rollback = post_json(client, {**body, "kind": "rollback", "deployment_id": "rollback"})
+        assert rollback.status_code == 202, rollback.content
     alert = client.post(
         "/api/v1/incidents",
         json.dumps(
@@ -60,8 +68,12 @@ def hostile_data(client):
     incident = Incident.objects.get()
     correlation.correlate_incident(incident_id=incident.pk)
     assert incident.suspects.exists()
+    change = ChangeEvent.objects.logical().get(kind="deployment")
+    assert change.rolled_back_by_id == rollback.json()["id"]
     return {
-        "change": ChangeEvent.objects.get(),
+        "change": change,
+        "grouped": ChangeEvent.objects.get(same_as=change),
+        "rollback": change.rolled_back_by,
         "incident": incident,
         "pipeline": pipeline,
         "source": source,
@@ -75,6 +87,8 @@ def pages(data) -> list[str]:
         reverse("changes:list") + "?q=script",
         reverse("changes:poll") + "?after=0",
         reverse("changes:detail", args=[change.pk]),
+        reverse("changes:detail", args=[data["grouped"].pk]),
+        reverse("changes:detail", args=[data["rollback"].pk]),
         reverse("incidents:list"),
         reverse("incidents:live") + "?after=0",
         reverse("incidents:detail", args=[incident.pk]),

@@ -1,12 +1,40 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from changes import selectors
 from changes.models import ChangeEvent
 from changes.services import MAX_BATCH_SIZE
 
 
-class ChangeEventSerializer(serializers.ModelSerializer):
-    """Every stored field of a change, with the names of what it points at."""
+class ChangeReportSerializer(serializers.ModelSerializer):
+    """One pipeline's report of a logical change."""
 
+    pipeline_name = serializers.CharField(source="pipeline.name", default=None, read_only=True)
+
+    class Meta:
+        model = ChangeEvent
+        fields = ("id", "pipeline", "pipeline_name", "received_at", "outcome")
+        read_only_fields = fields
+
+
+class ChangeEventSerializer(serializers.ModelSerializer):
+    """Every stored field of a change, with the names of what it points at, its lifecycle, and
+    every report of its logical change."""
+
+    status = serializers.ChoiceField(
+        choices=[*ChangeEvent.Outcome.values, ChangeEvent.ROLLED_BACK],
+        read_only=True,
+        help_text="the outcome, or rolled_back once a rollback undid the change",
+    )
+    transitions = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text='each report of it, oldest first: {"outcome", "at", "received_at", ...}',
+    )
+    reports = serializers.SerializerMethodField(
+        help_text="every report of its logical change: that change first, then the other "
+        "pipelines' reports grouped under it (`same_as`)"
+    )
     pipeline_name = serializers.CharField(source="pipeline.name", default=None, read_only=True)
     team = serializers.CharField(source="pipeline.team.slug", default=None, read_only=True)
     resolved_component = serializers.CharField(
@@ -19,7 +47,10 @@ class ChangeEventSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "occurred_at",
+            "started_at",
+            "finished_at",
             "received_at",
+            "status",
             "component",
             "resolved_component",
             "environment",
@@ -37,9 +68,18 @@ class ChangeEventSerializer(serializers.ModelSerializer):
             "team",
             "author",
             "idempotency_key",
+            "identity",
+            "same_as",
+            "rolled_back_by",
+            "transitions",
+            "reports",
             "correlated_at",
         )
         read_only_fields = fields
+
+    @extend_schema_field(ChangeReportSerializer(many=True))
+    def get_reports(self, change: ChangeEvent) -> list[dict]:
+        return ChangeReportSerializer(selectors.logical_reports(change), many=True).data
 
 
 class IngestAnswerSerializer(serializers.Serializer):

@@ -225,10 +225,10 @@ class ChangeBatchIngestApi(IngestApi):
 
 
 class ChangeDetailApi(RetrieveAPIView):
-    """One change with every stored field."""
+    """One change with every stored field: a report grouped under another change too."""
 
     serializer_class = ChangeEventSerializer
-    queryset = selectors.change_feed()
+    queryset = selectors.change_detail()
 
 
 def verify_producer(pipeline: DeploymentPipeline, request: Request, body: bytes) -> None:

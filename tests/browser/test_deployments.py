@@ -50,6 +50,42 @@ def test_a_change_posted_to_the_api_appears_without_reload(logged_in_page: Page,
     screenshot(page, "deployments")
 
 
+def test_a_rolling_out_row_turns_into_its_outcome_without_reload(logged_in_page: Page):
+    DeploymentPipelineFactory(key="browser-key-0123456789", name="GitHub production")
+    api = Client()
+
+    def report(outcome: str) -> int:
+        response = api.post(
+            "/api/v1/changes",
+            json.dumps(
+                {
+                    "component": "checkout-api",
+                    "description": "Deploy v8.0.0",
+                    "deployment_id": "run-8",
+                    "outcome": outcome,
+                }
+            ),
+            content_type="application/json",
+            headers={"Authorization": "Bearer browser-key-0123456789"},
+        )
+        assert response.status_code == 202
+        return response.json()["id"]
+
+    change_id = report("started")
+    page = logged_in_page
+    page.reload()
+    row = page.locator(f"#change-{change_id}")
+    expect(row.locator(".badge")).to_have_text(re.compile(r"^rolling out · "))
+    page.evaluate("() => { window.notReloaded = true; }")
+
+    report("succeeded")
+
+    expect(row.locator(".badge")).to_have_text(re.compile(r"^succeeded"), timeout=15_000)
+    expect(page.locator(f"#change-{change_id}")).to_have_count(1)  # redrawn, not added
+    assert page.evaluate("() => window.notReloaded === true")
+    screenshot(page, "deployments-finished-live")
+
+
 def test_manual_form_error_then_fix_then_listed(logged_in_page: Page):
     page = logged_in_page
     page.click("text=Record a change")

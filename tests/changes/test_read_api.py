@@ -117,7 +117,14 @@ def test_filters(client, token):
 
 
 @pytest.mark.parametrize(
-    "params", [{"kind": "explosion"}, {"since": "yesterday"}, {"limit": "0"}, {"limit": "x"}]
+    "params",
+    [
+        {"kind": "explosion"},
+        {"status": "exploded"},
+        {"since": "yesterday"},
+        {"limit": "0"},
+        {"limit": "x"},
+    ],
 )
 def test_bad_filters_are_400_in_the_error_shape(client, token, params):
     response = get(client, "/api/v1/changes", token, **params)
@@ -128,9 +135,88 @@ def test_bad_filters_are_400_in_the_error_shape(client, token, params):
 
 @pytest.mark.parametrize("count", [5, 60])
 def test_list_costs_constant_queries(client, token, count, django_assert_max_num_queries):
-    ChangeEventFactory.create_batch(count)
-    with django_assert_max_num_queries(4):
+    changes = ChangeEventFactory.create_batch(count)
+    for change in changes[::2]:  # other pipelines' reports of half of them
+        ChangeEventFactory(same_as=change)
+    with django_assert_max_num_queries(4):  # the token, the rows, the other reports of them
         assert get(client, "/api/v1/changes", token, limit=50).status_code == 200
+
+
+def test_a_change_has_its_lifecycle_and_every_report_of_it(client, token):
+    now = timezone.now()
+    rollback = ChangeEventFactory(kind="rollback")
+    change = ChangeEventFactory(
+        identity="deployment-42",
+        outcome="succeeded",
+        started_at=now - timedelta(minutes=6),
+        occurred_at=now,
+        rolled_back_by=rollback,
+        events=[
+            {"outcome": "started", "at": (now - timedelta(minutes=6)).isoformat(), "key": "a"},
+            {"outcome": "succeeded", "at": now.isoformat(), "key": "b"},
+        ],
+    )
+    script = DeploymentPipelineFactory(name="Deploy script")
+    grouped = ChangeEventFactory(same_as=change, pipeline=script, outcome="started")
+
+    body = get(client, f"/api/v1/changes/{change.pk}", token).json()
+
+    assert body["started_at"] == (now - timedelta(minutes=6)).isoformat().replace("+00:00", "Z")
+    assert body["finished_at"] == body["occurred_at"] == now.isoformat().replace("+00:00", "Z")
+    assert (body["status"], body["outcome"]) == ("rolled_back", "succeeded")
+    assert (body["identity"], body["same_as"], body["rolled_back_by"]) == (
+        "deployment-42",
+        None,
+        rollback.pk,
+    )
+    assert [entry["outcome"] for entry in body["transitions"]] == ["started", "succeeded"]
+    reports = [
+        {"id": change.pk, "pipeline": change.pipeline_id, "pipeline_name": change.pipeline.name},
+        {"id": grouped.pk, "pipeline": script.pk, "pipeline_name": "Deploy script"},
+    ]
+    assert [
+        {name: report[name] for name in ("id", "pipeline", "pipeline_name")}
+        for report in body["reports"]
+    ] == reports
+    assert [report["outcome"] for report in body["reports"]] == ["succeeded", "started"]
+    assert all(report["received_at"] for report in body["reports"])
+
+    # A grouped report is no change of the list, but opens by its id, with its group's reports.
+    listed = {row["id"]: row for row in get(client, "/api/v1/changes", token).json()["results"]}
+    assert grouped.pk not in listed
+    assert [report["id"] for report in listed[change.pk]["reports"]] == [change.pk, grouped.pk]
+    report = get(client, f"/api/v1/changes/{grouped.pk}", token).json()
+    assert (report["same_as"], report["status"]) == (change.pk, "started")
+    assert [entry["id"] for entry in report["reports"]] == [change.pk, grouped.pk]
+    assert report["transitions"] == [
+        {
+            "outcome": "started",
+            "at": grouped.occurred_at.isoformat(),
+            "key": grouped.idempotency_key,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"status": "running"}, {"running"}),
+        ({"status": "rolled_back"}, {"undone"}),
+        ({"status": "succeeded"}, {"succeeded"}),
+        ({"status": "failed"}, {"rollback"}),
+        ({"outcome": "succeeded"}, {"succeeded", "undone"}),  # the outcome as reported
+        ({"outcome": "started"}, {"running"}),
+    ],
+)
+def test_the_status_filter(client, token, params, expected):
+    rollback = ChangeEventFactory(summary="rollback", kind="rollback", outcome="failed")
+    ChangeEventFactory(summary="running", outcome="started")
+    ChangeEventFactory(summary="succeeded", outcome="succeeded")
+    ChangeEventFactory(summary="undone", outcome="succeeded", rolled_back_by=rollback)
+
+    results = get(client, "/api/v1/changes", token, **params).json()["results"]
+
+    assert {row["summary"] for row in results} == expected
 
 
 def test_schema_lists_the_endpoints(client, token):

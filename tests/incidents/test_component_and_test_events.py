@@ -20,7 +20,15 @@ def test_component_page_shows_its_changes_and_incidents(
 ):
     payments = ComponentFactory(name="payments-service")
     payments.aliases.create(name="payments-prod")
-    ChangeEventFactory(component="payments-prod", resolved_component=payments, summary="Deploy v9")
+    change = ChangeEventFactory(
+        component="payments-prod", resolved_component=payments, summary="Deploy v9"
+    )
+    ChangeEventFactory(
+        same_as=change,
+        resolved_component=payments,
+        summary="Grouped report",
+        pipeline=DeploymentPipelineFactory(name="Deploy script"),
+    )
     ChangeEventFactory(component="search-api", summary="Unrelated deploy")
     incident = IncidentFactory(title="<b>Payments down</b>")
     IncidentComponent.objects.create(incident=incident, name="payments-service", component=payments)
@@ -29,6 +37,7 @@ def test_component_page_shows_its_changes_and_incidents(
         page = logged_in_client.get(reverse("incidents:component", args=[payments.slug]))
     body = page.content.decode()
     assert "Deploy v9" in body and "Unrelated deploy" not in body
+    assert "Grouped report" not in body and "also reported by Deploy script" in body
     assert "&lt;b&gt;Payments down&lt;/b&gt;" in body and "payments-prod" in body
     assert logged_in_client.get(reverse("incidents:component", args=["nope"])).status_code == 404
 

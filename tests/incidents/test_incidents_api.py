@@ -7,9 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from incidents.models import Incident
+from incidents.models import Incident, SuspectChange
 from pipelines.models import Delivery
 from teams.services import create_api_token
+from tests.changes.factories import ChangeEventFactory
 from tests.conftest import all_at_once, postgres_only
 from tests.incidents.factories import IncidentFactory, TimelineEntryFactory
 from tests.pipelines.factories import AlertSourceFactory
@@ -193,3 +194,21 @@ def test_schema_lists_the_alert_endpoints(client, token):
 
 def test_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
+
+
+@pytest.mark.parametrize("count", [2, 30])
+def test_detail_names_every_report_of_its_suspects_in_constant_queries(
+    client, token, count, django_assert_max_num_queries
+):
+    incident = IncidentFactory()
+    for number in range(count):
+        first = ChangeEventFactory()
+        ChangeEventFactory(same_as=first)  # a second pipeline's report of the same rollout
+        SuspectChange.objects.create(incident=incident, change=first, rank=number + 1, score=1)
+
+    with django_assert_max_num_queries(12):
+        response = call(client, "GET", f"/api/v1/incidents/{incident.pk}", f"Token {token}")
+
+    suspects = response.json()["suspects"]
+    assert len(suspects) == count
+    assert all(len(suspect["change"]["reports"]) == 2 for suspect in suspects)

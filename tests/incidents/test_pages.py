@@ -78,7 +78,7 @@ def presented(reasons, **change_fields) -> str:
 def test_presenter_says_the_demo_sentence():
     reasons = ["component match", "8 minutes before", "same environment (production)", "same team"]
     assert presented(reasons) == (
-        "payments-service v4.7.0 deployed 14 min before the alarm · same component · same team"
+        "payments-service v4.7.0 deployed 8 min before the alarm · same component · same team"
     )
 
 
@@ -318,7 +318,7 @@ def test_incident_page_header_suspects_and_merged_timeline(logged_in_client):
     for text in ("HighErrorRate", "Triggered", "Critical", "Payments", "payments-service"):
         assert text in body
     assert "open for <strong>25 min</strong>" in body and "2 alerts" in body
-    first = "payments-service v4.7.0 deployed 14 min before the alarm · same component · same team"
+    first = "payments-service v4.7.0 deployed 8 min before the alarm · same component · same team"
     assert first in body
     assert body.index("#1") < body.index("#2")
     timeline = body[body.index('id="timeline"') :]

@@ -1,0 +1,63 @@
+"""A change's state in words: "rolling out · 4 min", "succeeded · 6 min", "rolled back"."""
+
+from datetime import datetime, timedelta
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+from changes.models import ChangeEvent
+
+register = template.Library()
+
+STATUS_WORDS = {
+    ChangeEvent.Outcome.STARTED: "rolling out",
+    ChangeEvent.Outcome.SUCCEEDED: "succeeded",
+    ChangeEvent.Outcome.FAILED: "failed",
+    ChangeEvent.Outcome.CANCELLED: "cancelled",
+    ChangeEvent.ROLLED_BACK: "rolled back",
+}
+
+
+@register.filter
+def duration_words(span: timedelta | None) -> str:
+    """'under a minute', '6 min', '2 h 5 min', '3 days'; "" for no span."""
+    if span is None:
+        return ""
+    seconds = int(span.total_seconds())
+    if seconds < 60:
+        return "under a minute"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    return f"{minutes // (24 * 60)} days"
+
+
+@register.filter
+def running_for(started_at: datetime | None) -> str:
+    """How long a change started at `started_at` has been rolling out, in words."""
+    return duration_words(timezone.now() - started_at) if started_at else ""
+
+
+@register.filter
+def status_words(status: str) -> str:
+    return STATUS_WORDS.get(status, status)
+
+
+@register.simple_tag
+def status_badge(change: ChangeEvent) -> str:
+    """The state of a change as a badge: how long it has been rolling out, its outcome with
+    how long it took, or that it was rolled back. Built in Python: it is on every row."""
+    status = change.status
+    if status == ChangeEvent.Outcome.STARTED:
+        words = f"{STATUS_WORDS[status]} · {running_for(change.started_at)}"
+    elif status == ChangeEvent.ROLLED_BACK:
+        words = STATUS_WORDS[status]
+    elif change.duration:
+        words = f"{status_words(status)} · {duration_words(change.duration)}"
+    else:  # reported once, at its end: an instant
+        words = status_words(status)
+    return format_html('<span class="badge outcome-{}">{}</span>', status, words)
