@@ -1,7 +1,7 @@
 """Producers' many ways of writing a time, read into aware UTC datetimes."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 # Ruby's Time#to_s (GitLab): "2026-11-20 15:04:12 +0100" or "2026-11-20 14:04:12 UTC".
 _RUBY = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) ?(UTC|Z|[+-]\d{2}:?\d{2})$")
@@ -44,3 +44,21 @@ def parse_timestamp(value: object) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def minutes_words(minutes: int) -> str:
+    """'8 min', '2 h 5 min', '3 days'."""
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    return f"{minutes // (24 * 60)} days"
+
+
+def duration_words(duration: timedelta) -> str:
+    """A duration as people say it: 'under a minute', '6 min', '2 h 5 min', '3 days'."""
+    seconds = int(duration.total_seconds())
+    if seconds < 60:
+        return "under a minute" if seconds >= 0 else "0 min"
+    return minutes_words(seconds // 60)

@@ -19,6 +19,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
 from changes.models import ChangeEvent
+from common.times import duration_words
 from incidents.models import Incident, IncidentComponent, SuspectChange
 
 PERIOD = timedelta(days=90)
@@ -75,7 +76,7 @@ class Delivery:
     def duration_text(self) -> str:
         if self.duration_p50 is None or self.duration_p90 is None:
             return NO_DURATION
-        return f"p50 {_duration(self.duration_p50)} · p90 {_duration(self.duration_p90)}"
+        return f"p50 {duration_words(self.duration_p50)} · p90 {duration_words(self.duration_p90)}"
 
 
 @dataclass(frozen=True)
@@ -317,16 +318,6 @@ LABEL_LENGTH = 28
 
 def _percent(part: float) -> str:
     return f"{part * 100:.0f}%"
-
-
-def _duration(duration: timedelta) -> str:
-    seconds = round(duration.total_seconds())
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{round(seconds / 3600, 1):g} h"
 
 
 def _short(label: str) -> str:

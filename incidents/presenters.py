@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from changes.models import ChangeEvent
+from common.times import duration_words, minutes_words
 from incidents.models import Incident, IncidentComponent, SuspectChange, TimelineEntry
 from pipelines.models import DeploymentPipeline
 from teams.models import Team
@@ -108,23 +109,6 @@ def change_name(change: ChangeEvent) -> str:
     name = change.component or change.summary[:80] or "A change"
     version = change.version or change.commit[:7]
     return f"{name} {version}" if version else name
-
-
-def minutes_words(minutes: int) -> str:
-    """'8 min', '2 h 5 min', '3 days'."""
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        hours, rest = divmod(minutes, 60)
-        return f"{hours} h {rest} min" if rest else f"{hours} h"
-    return f"{minutes // (24 * 60)} days"
-
-
-def duration_words(duration: timedelta) -> str:
-    seconds = int(duration.total_seconds())
-    if seconds < 60:
-        return "under a minute" if seconds >= 0 else "0 min"
-    return minutes_words(seconds // 60)
 
 
 def _timing_words(reason: str) -> str | None:

@@ -16,6 +16,7 @@ from django.db.models import (
 from changes import selectors as change_selectors
 from changes.models import ChangeEvent
 from common.pagination import KeysetPage, keyset_page
+from common.times import duration_words
 from incidents.correlation import DEFAULT_SKEW_MINUTES, DEFAULT_WINDOW_MINUTES
 from incidents.models import Incident, IncidentComponent, SuspectChange, TimelineEntry
 from incidents.presenters import (
@@ -26,7 +27,6 @@ from incidents.presenters import (
     TimelineRow,
     change_event_text,
     describe_suspect,
-    duration_words,
     entry_text,
     lateness,
     postmortem_markdown,

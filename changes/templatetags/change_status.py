@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from changes.models import ChangeEvent
+from common.times import duration_words
 
 register = template.Library()
 
@@ -19,21 +20,10 @@ STATUS_WORDS = {
 }
 
 
-@register.filter
-def duration_words(span: timedelta | None) -> str:
+@register.filter(name="duration_words")
+def duration_words_filter(span: timedelta | None) -> str:
     """'under a minute', '6 min', '2 h 5 min', '3 days'; "" for no span."""
-    if span is None:
-        return ""
-    seconds = int(span.total_seconds())
-    if seconds < 60:
-        return "under a minute"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        hours, rest = divmod(minutes, 60)
-        return f"{hours} h {rest} min" if rest else f"{hours} h"
-    return f"{minutes // (24 * 60)} days"
+    return "" if span is None else duration_words(span)
 
 
 @register.filter

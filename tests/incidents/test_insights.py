@@ -366,7 +366,7 @@ def test_deployment_durations_p50_and_p90_per_team_and_component(search, logged_
         "p50 11 min · p90 15 min",
         "—",
         "p50 2 min · p90 2 min",
-        "p50 1.5 h · p90 1.5 h",
+        "p50 1 h 30 min · p90 1 h 30 min",
     ]
     assert "<td>p50 6 min · p90 14 min</td>" in body
     assert "<td>p50 11 min · p90 15 min</td>" in body and "<td>—</td>" in body
