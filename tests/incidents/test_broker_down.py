@@ -61,5 +61,5 @@ def test_ingest_answers_and_stores_with_the_broker_down_and_the_sweep_catches_up
 
     # The broker is back: beat's sweep finds what was never correlated.
     app.conf.task_always_eager = True
-    assert tasks.sweep.delay().get() == (1, 1)
+    assert tasks.sweep.apply().get() == (1, 1)
     assert SuspectChange.objects.filter(incident=incident, change=stored).exists()
