@@ -16,6 +16,7 @@ Both run in the worker before correlation (incidents.correlation), so that inges
 statement; grouping is stored, never recomputed for a page.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -34,14 +35,42 @@ SHORT_COMMIT = 7
 @transaction.atomic
 def group_reports(changes: Iterable[ChangeEvent]) -> set[int]:
     """Group each change with another pipeline's report of the same rollout; returns the ids
-    of the changes that joined a group (their own suspicions now belong to the group's)."""
+    of the changes that joined a group (their own suspicions now belong to the group's).
+
+    One query for the possible twins of the whole batch, matched here: the worker groups every
+    burst of changes before correlating it.
+    """
+    eligible = sorted(
+        (
+            change
+            for change in changes
+            if change.pipeline_id
+            and change.same_as_id is None
+            and (change.commit or change.version)
+        ),
+        key=lambda change: change.pk,
+    )
+    if not eligible:
+        return set()
+    twins: dict[tuple[object, str], list[ChangeEvent]] = defaultdict(list)
+    for candidate in _possible_twins(eligible):
+        twins[_rollout_key(candidate)].append(candidate)
     joined: set[int] = set()
-    for change in changes:
-        if change.pipeline_id is None or change.same_as_id is not None:
+    for change in eligible:
+        if change.pk in joined:
             continue
-        if not (change.commit or change.version):
-            continue
-        twin = _first_twin(change)
+        twin = next(
+            (
+                candidate
+                for candidate in twins[_rollout_key(change)]
+                if candidate.pk != change.pk
+                and candidate.pk not in joined
+                and candidate.pipeline_id != change.pipeline_id
+                and abs(candidate.started_at - change.started_at) <= GROUP_WINDOW
+                and _same_revision(candidate, change)
+            ),
+            None,
+        )
         if twin is None:
             continue
         first, later = (twin, change) if twin.pk < change.pk else (change, twin)
@@ -50,35 +79,54 @@ def group_reports(changes: Iterable[ChangeEvent]) -> set[int]:
     return joined
 
 
+def _rollout_key(change: ChangeEvent) -> tuple[object, str]:
+    """What two reports of one rollout share: the component (as catalogued, else as named)
+    and the environment."""
+    component = change.resolved_component_id or f"name:{change.component}"
+    return component, change.environment.lower()
+
+
+def _possible_twins(changes: list[ChangeEvent]) -> list[ChangeEvent]:
+    """Logical changes of the same components that started around these changes did."""
+    starts = [change.started_at for change in changes]
+    catalogued = {change.resolved_component_id for change in changes} - {None}
+    named = {change.component for change in changes if not change.resolved_component_id}
+    return list(
+        ChangeEvent.objects.logical()
+        .filter(
+            Q(resolved_component_id__in=catalogued)
+            | Q(resolved_component=None, component__in=named),
+            # A twin starts within the window; it cannot have ended before the window either.
+            occurred_at__gte=min(starts) - GROUP_WINDOW,
+            started_at__gte=min(starts) - GROUP_WINDOW,
+            started_at__lte=max(starts) + GROUP_WINDOW,
+        )
+        .exclude(pipeline=None)
+        .exclude(commit="", version="")
+        .only(
+            "pipeline_id",
+            "resolved_component_id",
+            "component",
+            "environment",
+            "commit",
+            "version",
+            "started_at",
+        )
+        .order_by("pk")
+    )
+
+
 def _same_component(change: ChangeEvent) -> Q:
     if change.resolved_component_id:
         return Q(resolved_component_id=change.resolved_component_id)
     return Q(component=change.component, resolved_component=None)
 
 
-def _first_twin(change: ChangeEvent) -> ChangeEvent | None:
-    candidates = (
-        ChangeEvent.objects.logical()
-        .filter(
-            _same_component(change),
-            environment__iexact=change.environment,
-            # A twin starts within the window; it cannot have ended before the window either.
-            occurred_at__gte=change.started_at - GROUP_WINDOW,
-            started_at__lte=change.started_at + GROUP_WINDOW,
-            started_at__gte=change.started_at - GROUP_WINDOW,
-        )
-        .exclude(pipeline=None)
-        .exclude(pipeline=change.pipeline_id)
-        .exclude(pk=change.pk)
-    )
-    if change.commit:
-        candidates = candidates.filter(commit__istartswith=change.commit[:SHORT_COMMIT])
-    else:
-        candidates = candidates.filter(commit="", version=change.version)
-    for twin in candidates.order_by("pk")[:20]:
-        if _same_commit(twin.commit, change.commit):
-            return twin
-    return None
+def _same_revision(one: ChangeEvent, other: ChangeEvent) -> bool:
+    """The same commit, or, when neither names one, the same version."""
+    if one.commit or other.commit:
+        return bool(one.commit and other.commit) and _same_commit(one.commit, other.commit)
+    return one.version == other.version
 
 
 def _same_commit(one: str, other: str) -> bool:

@@ -88,7 +88,8 @@ class ChangeEvent(models.Model):
     # its later reports update this row. Empty for producers that report a change once.
     identity = models.CharField(max_length=300, blank=True)
     # Each report that told us, oldest first: {"outcome", "at", "received_at", "key",
-    # "event_id", "event_type"}. Empty for changes recorded before lifecycles (one report).
+    # "event_id", "event_type"}. Empty for a change reported once, with neither an identity nor
+    # a body id (`transitions` stands in for it).
     events = models.JSONField(default=list, blank=True)
     same_as = models.ForeignKey(
         "self",
@@ -125,8 +126,10 @@ class ChangeEvent(models.Model):
             ),
         )
         indexes = (
-            # The feed and keyset pagination: newest first, id breaks ties.
-            models.Index(fields=("-occurred_at", "-id"), name="change_time_idx"),
+            # The feed and keyset pagination: newest first, id breaks ties. The start rides
+            # along for correlation, which asks for spans meeting a window: PostgreSQL checks
+            # it in the index instead of fetching every row that ended after the window opened.
+            models.Index(fields=("-occurred_at", "-id", "started_at"), name="change_time_idx"),
             models.Index(fields=("component", "-occurred_at"), name="change_component_time_idx"),
             models.Index(
                 fields=("resolved_component", "-occurred_at"), name="change_rcomponent_time_idx"
@@ -189,13 +192,14 @@ class ChangeEvent(models.Model):
 
     @property
     def transitions(self) -> list[dict]:
-        """The reports of this change, oldest first; one for a change stored before lifecycles."""
+        """The reports of this change, oldest first; one for a change reported once."""
         if self.events:
             return self.events
         return [
             {
                 "outcome": self.outcome,
                 "at": self.occurred_at.isoformat(),
+                "received_at": self.received_at.isoformat() if self.received_at else None,
                 "key": self.idempotency_key,
             }
         ]

@@ -23,6 +23,7 @@ from teams.components import (
     resolve_component_id,
     resolve_components,
 )
+from teams.models import Component
 
 # What record_change says a report was.
 RECORDED, UPDATED, DUPLICATE = "recorded", "updated", "duplicate"
@@ -119,8 +120,15 @@ def _record_report(
     the unique (pipeline, identity) index lets one insert and the other applies itself to it.
     """
     for attempt in range(3):
+        # Resolved before the transaction, where the cached catalog may answer.
+        component_id = resolve_component_id(normalise_component_name(change.component))
         try:
-            return _apply_report(pipeline=pipeline, change=change, received_at=received_at)
+            return _apply_report(
+                pipeline=pipeline,
+                change=change,
+                received_at=received_at,
+                component_id=component_id,
+            )
         except IntegrityError:
             # A twin inserted the identity first (applied on the next try), or the cached
             # catalog named a component deleted since: the catalog is read afresh.
@@ -132,14 +140,26 @@ def _record_report(
 
 @transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this
 def _apply_report(
-    *, pipeline: DeploymentPipeline, change: CanonicalChange, received_at: datetime
+    *,
+    pipeline: DeploymentPipeline,
+    change: CanonicalChange,
+    received_at: datetime,
+    component_id: int | None,
 ) -> tuple[ChangeEvent, str]:
-    return _apply_report_locked(pipeline=pipeline, change=change, received_at=received_at)
+    return _apply_report_locked(
+        pipeline=pipeline, change=change, received_at=received_at, component_id=component_id
+    )
 
 
 def _apply_report_locked(
-    *, pipeline: DeploymentPipeline, change: CanonicalChange, received_at: datetime
+    *,
+    pipeline: DeploymentPipeline,
+    change: CanonicalChange,
+    received_at: datetime,
+    component_id: int | None,
 ) -> tuple[ChangeEvent, str]:
+    """Apply one report under the change's row lock; `component_id` is what the report's
+    component resolves to."""
     event = (
         ChangeEvent.objects.select_for_update()
         .filter(pipeline=pipeline, identity=change.identity)
@@ -151,7 +171,7 @@ def _apply_report_locked(
             **fields,
             pipeline=pipeline,
             received_at=received_at,
-            resolved_component_id=resolve_component_id(fields["component"]),
+            resolved_component_id=component_id,
         )
         event.save(force_insert=True)
         transaction.on_commit(request_correlation, robust=True)
@@ -161,8 +181,9 @@ def _apply_report_locked(
     lifecycle.apply_report(
         event, change, at=change.occurred_at or received_at, received_at=received_at
     )
-    event.component = normalise_component_name(change.component) or event.component
-    event.resolved_component_id = resolve_component_id(event.component)
+    if change.component:
+        event.component = normalise_component_name(change.component)
+        event.resolved_component_id = component_id
     event.correlated_at = None  # correlated again, with its new span and outcome
     event.save(update_fields=UPDATED_FIELDS)
     transaction.on_commit(request_correlation, robust=True)
@@ -210,15 +231,17 @@ def record_changes(
     received_at = received_at or timezone.now()
     # Reports of changes with an identity update their change one by one, in identity order
     # (two batches lock shared changes in the same order); the rest go in two statements.
+    rows = [_stored_fields(change, received_at) for change in changes]
+    components = resolve_components([row["component"] for row in rows])
     reports = {
-        index: _report_in_batch(pipeline, change, received_at)
+        index: _report_in_batch(
+            pipeline, change, received_at, components.get(rows[index]["component"])
+        )
         for index, change in sorted(
             ((index, change) for index, change in enumerate(changes) if change.identity),
             key=lambda item: item[1].identity,
         )
     }
-    rows = [_stored_fields(change, received_at) for change in changes]
-    components = resolve_components([row["component"] for row in rows])
     keyed: dict[str, ChangeEvent] = {}  # the first change of each key
     unkeyed: list[ChangeEvent] = []
     for change, row in zip(changes, rows, strict=True):
@@ -278,7 +301,10 @@ def record_changes(
 
 
 def _report_in_batch(
-    pipeline: DeploymentPipeline, change: CanonicalChange, received_at: datetime
+    pipeline: DeploymentPipeline,
+    change: CanonicalChange,
+    received_at: datetime,
+    component: Component | None,
 ) -> tuple[int, str]:
     """A report with an identity, inside the batch's transaction: a savepoint, so that losing
     a race for the identity to a concurrent request retries instead of failing the batch."""
@@ -286,7 +312,10 @@ def _report_in_batch(
         try:
             with transaction.atomic():
                 event, status = _apply_report_locked(
-                    pipeline=pipeline, change=change, received_at=received_at
+                    pipeline=pipeline,
+                    change=change,
+                    received_at=received_at,
+                    component_id=component.pk if component else None,
                 )
                 return event.pk, status
         except IntegrityError:
@@ -311,7 +340,13 @@ def _stored_fields(change: CanonicalChange, received_at: datetime) -> dict[str, 
     fields["occurred_at"] = at = change.occurred_at or received_at
     fields["started_at"] = min(change.started_at or at, at)
     fields["finished_at"] = at if change.outcome in ChangeEvent.FINAL_OUTCOMES else None
-    fields["events"] = [lifecycle.report_entry(change, at=at, received_at=received_at)]
+    # A change reported once needs no list of its reports (ChangeEvent.transitions says it);
+    # those with an identity or a body id keep each report, for updates and replays.
+    fields["events"] = (
+        [lifecycle.report_entry(change, at=at, received_at=received_at)]
+        if change.identity or change.event_id
+        else []
+    )
     fields["links"] = [dict(link) for link in change.links]
     fields["metadata"] = dict(change.metadata)
     return fields

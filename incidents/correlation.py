@@ -154,7 +154,11 @@ def _candidates(context: Context) -> list[ChangeEvent]:
     start, end = context.window_start, context.window_end
     changes = ChangeEvent.objects.logical().filter(
         Q(occurred_at__gte=start, occurred_at__lte=end + ROLLOUT_LIMIT)
-        | Q(outcome=ChangeEvent.Outcome.STARTED, occurred_at__gte=start - ROLLOUT_LIMIT),
+        | Q(
+            outcome=ChangeEvent.Outcome.STARTED,
+            occurred_at__gte=start - ROLLOUT_LIMIT,
+            occurred_at__lte=end + ROLLOUT_LIMIT,
+        ),
         started_at__lte=end,
     )
     if context.scoped_teams:

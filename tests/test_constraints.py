@@ -70,7 +70,7 @@ def test_open_incident_rule_is_a_partial_unique_index_on_postgres():
 @pytest.mark.parametrize(
     ("table", "columns"),
     [
-        ("changes_changeevent", ["occurred_at", "id"]),
+        ("changes_changeevent", ["occurred_at", "id", "started_at"]),
         ("changes_changeevent", ["component", "occurred_at"]),
         ("changes_changeevent", ["pipeline_id", "occurred_at"]),
         ("incidents_incident", ["status", "started_at"]),

@@ -192,6 +192,7 @@ def test_a_change_has_its_lifecycle_and_every_report_of_it(client, token):
         {
             "outcome": "started",
             "at": grouped.occurred_at.isoformat(),
+            "received_at": grouped.received_at.isoformat(),
             "key": grouped.idempotency_key,
         }
     ]
