@@ -28,7 +28,7 @@ from teams.models import Component
 # What record_change says a report was.
 RECORDED, UPDATED, DUPLICATE = "recorded", "updated", "duplicate"
 # CanonicalChange fields that describe the request, not the change.
-_NOT_STORED = {"event_type", "branch", "event_id", "started_at"}
+_NOT_STORED = {"event_type", "branch", "event_id", "started_at", "repeat_reason"}
 # What a later report of a change may change.
 UPDATED_FIELDS = (
     *lifecycle.TEXT_FIELDS,

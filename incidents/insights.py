@@ -1,11 +1,12 @@
 """The Insights page: how well suspects are ranked, judged by engineers' own verdicts, next to
-how often teams and components deploy, how often a deployment fails, and how long one takes.
+how often teams and components deploy, how often a deployment fails, how long one takes, and
+which kinds of change (deployments, flags, infrastructure...) turn out to cause incidents.
 
 Deployments are logical changes (a rollout several pipelines reported counts once) with a final
 outcome. Counts are one aggregate query each, whatever the amount of data: what comes back is
 one row per team, or per component for the busiest ones. Durations are one query of the
 period's timed deployments, whose percentiles are taken here: SQLite, the embedded default, has
-no percentile_cont. Charts are plain data for an inline SVG template.
+no percentile_cont. Charts are plain data for an inline SVG template (incidents.charts).
 """
 
 from collections import defaultdict
@@ -20,10 +21,10 @@ from django.db.models.functions import Coalesce, Lower, NullIf
 
 from changes.models import ChangeEvent
 from common.times import duration_words
+from incidents.charts import Chart, accuracy_chart, failure_chart, frequency_chart, percent
 from incidents.models import Incident, IncidentComponent, SuspectChange
 
 PERIOD = timedelta(days=90)
-TRACK = 72.0  # percent of a chart's width its bars may take; their values follow
 # A deployment "fails" when it is rolled back later, or an incident on its component starts
 # while it rolls out or within this time after it finished.
 FAILURE_WINDOW = timedelta(minutes=60)
@@ -80,30 +81,22 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class Bar:
-    series: str  # CSS class
-    width: str  # of the chart's width, in percent
-    y: int
-    text: str
-    text_x: str
+class KindBreakdown:
+    """The period's changes of one kind: how many, how many failed or were rolled back, how
+    many were suspects of an incident, and how many were confirmed as the cause of one."""
 
-
-@dataclass(frozen=True)
-class ChartRow:
+    kind: str
     label: str
-    title: str  # the full label, when `label` is shortened
-    detail: str
-    y: int
-    bars: list[Bar]
+    changes: int
+    failed: int
+    suspected: int
+    confirmed: int
+    per_week: float
+    cause_share: float  # of the period's confirmed causes, 0..1
 
-
-@dataclass(frozen=True)
-class Chart:
-    slug: str
-    title: str
-    rows: list[ChartRow]
-    height: int
-    track: str = f"{TRACK:.0f}"  # percent of the width the bars' track takes
+    @property
+    def cause_share_text(self) -> str:
+        return percent(self.cause_share) if self.confirmed else NO_DURATION
 
 
 @dataclass(frozen=True)
@@ -114,10 +107,15 @@ class Report:
     delivery_by_team: list[Delivery]
     delivery_by_component: list[Delivery]
     charts: dict[str, Chart]
+    kinds: list[KindBreakdown]  # every kind, in ChangeEvent.Kind order
+
+    @property
+    def has_changes(self) -> bool:
+        return any(row.changes for row in self.kinds)
 
 
 def insights_report(*, now: datetime) -> Report:
-    """Everything the Insights page shows for the 90 days before `now`, in four queries."""
+    """Everything the Insights page shows for the 90 days before `now`, in five queries."""
     since = now - PERIOD
     by_team = ranking_accuracy(since=since)
     overall = (
@@ -157,6 +155,7 @@ def insights_report(*, now: datetime) -> Report:
         delivery_by_team=teams,
         delivery_by_component=components,
         charts=charts,
+        kinds=changes_by_kind(since=since, until=now),
     )
 
 
@@ -187,6 +186,52 @@ def ranking_accuracy(*, since: datetime) -> list[Accuracy]:
         for row in rows
     ]
     return sorted(accuracy, key=lambda row: (row.label == NO_TEAM, row.label.lower()))
+
+
+def changes_by_kind(*, since: datetime, until: datetime) -> list[KindBreakdown]:
+    """Every kind of change with the period's logical changes of it (running ones included),
+    those that failed or were rolled back, and those that were a suspect of an incident or its
+    confirmed cause. One query, one row per kind."""
+    suspects = SuspectChange.objects.filter(change=OuterRef("pk"))
+    rows = (
+        ChangeEvent.objects.logical()
+        .filter(occurred_at__gte=since, occurred_at__lte=until)
+        .values("kind")
+        .annotate(
+            change_count=Count("id"),
+            failed_count=Count(
+                "id",
+                filter=Q(outcome=ChangeEvent.Outcome.FAILED) | Q(rolled_back_by__isnull=False),
+            ),
+            suspect_count=Count("id", filter=Q(Exists(suspects))),
+            confirmed_count=Count(
+                "id", filter=Q(Exists(suspects.filter(verdict=SuspectChange.Verdict.CONFIRMED)))
+            ),
+        )
+        .order_by("kind")
+    )
+    counts: dict[str, list[int]] = {kind: [0, 0, 0, 0] for kind in ChangeEvent.Kind.values}
+    for row in rows:
+        # A kind this release does not know counts as "other", as the deployments page has it.
+        known = row["kind"] if row["kind"] in counts else ChangeEvent.Kind.OTHER
+        for index, name in enumerate(("change", "failed", "suspect", "confirmed")):
+            counts[known][index] += row[f"{name}_count"]
+    weeks = (until - since) / timedelta(weeks=1)
+    causes = sum(confirmed for *_, confirmed in counts.values()) or 1
+    return [
+        KindBreakdown(
+            kind=kind.value,
+            label=kind.label,
+            changes=changes,
+            failed=failed,
+            suspected=suspected,
+            confirmed=confirmed,
+            per_week=round(changes / weeks, 1),
+            cause_share=confirmed / causes,
+        )
+        for kind in ChangeEvent.Kind
+        for changes, failed, suspected, confirmed in [counts[kind.value]]
+    ]
 
 
 def deployments(*, since: datetime, until: datetime) -> QuerySet[ChangeEvent]:
@@ -305,97 +350,3 @@ def percentile(values: Sequence[timedelta], share: float) -> timedelta:
     lower = floor(position)
     upper = min(lower + 1, len(values) - 1)
     return values[lower] + (values[upper] - values[lower]) * (position - lower)
-
-
-# --- Charts: horizontal bars, a label line above each row ---------------------------------------
-
-LABEL_HEIGHT = 20
-BAR_HEIGHT = 10
-BAR_GAP = 4
-ROW_GAP = 12
-LABEL_LENGTH = 28
-
-
-def _percent(part: float) -> str:
-    return f"{part * 100:.0f}%"
-
-
-def _short(label: str) -> str:
-    return label if len(label) <= LABEL_LENGTH else label[: LABEL_LENGTH - 1] + "…"
-
-
-def bar_chart(
-    slug: str, title: str, rows: list[tuple[str, str, list[tuple[str, float, str]]]]
-) -> Chart:
-    """A chart from (label, detail, [(series, share 0..1, value text)]) rows."""
-    chart_rows, y = [], 0
-    for label, detail, bars in rows:
-        row_y = y + LABEL_HEIGHT - 6
-        y += LABEL_HEIGHT
-        chart_bars = []
-        for series, share, text in bars:
-            width = max(0.0, min(1.0, share)) * TRACK
-            chart_bars.append(
-                Bar(
-                    series=series,
-                    width=f"{width:.2f}",
-                    y=y,
-                    text=text,
-                    text_x=f"{TRACK + 2:.0f}",
-                )
-            )
-            y += BAR_HEIGHT + BAR_GAP
-        chart_rows.append(
-            ChartRow(label=_short(label), title=label, detail=detail, y=row_y, bars=chart_bars)
-        )
-        y += ROW_GAP
-    return Chart(slug=slug, title=title, rows=chart_rows, height=max(y, 1))
-
-
-def accuracy_chart(rows: list[Accuracy]) -> Chart:
-    return bar_chart(
-        "accuracy",
-        "How often the confirmed cause was ranked first (hit@1) and in the top three (hit@3)",
-        [
-            (
-                row.label,
-                f"{row.incidents} incident{'s' if row.incidents != 1 else ''}",
-                [
-                    ("hit1", row.hit1_rate, f"hit@1 {_percent(row.hit1_rate)}"),
-                    ("hit3", row.hit3_rate, f"hit@3 {_percent(row.hit3_rate)}"),
-                ],
-            )
-            for row in rows
-        ],
-    )
-
-
-def frequency_chart(slug: str, title: str, rows: list[Delivery]) -> Chart:
-    busiest = max((row.per_week for row in rows), default=0.0) or 1.0
-    return bar_chart(
-        slug,
-        title,
-        [
-            (
-                row.label,
-                f"{row.deployments} deployment{'s' if row.deployments != 1 else ''}",
-                [("frequency", row.per_week / busiest, f"{row.per_week:g} / week")],
-            )
-            for row in rows
-        ],
-    )
-
-
-def failure_chart(slug: str, title: str, rows: list[Delivery]) -> Chart:
-    return bar_chart(
-        slug,
-        title,
-        [
-            (
-                row.label,
-                f"{row.failures} of {row.deployments}",
-                [("failures", row.failure_rate, _percent(row.failure_rate))],
-            )
-            for row in rows
-        ],
-    )

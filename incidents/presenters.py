@@ -76,19 +76,42 @@ class IncidentPage:
 # --- Words ------------------------------------------------------------------------------------
 
 _VERBS = {
-    # kind: (succeeded, failed, started); cancelled is said the same way for every kind
+    # kind: (succeeded, failed, started)
     ChangeEvent.Kind.DEPLOYMENT: ("deployed", "failed to deploy", "started deploying"),
     ChangeEvent.Kind.ROLLBACK: ("rolled back", "failed to roll back", "started rolling back"),
     ChangeEvent.Kind.CONFIG: ("config changed", "config change failed", "config change started"),
-    ChangeEvent.Kind.FEATURE_FLAG: ("feature flag changed", "flag change failed", "flag changing"),
-    ChangeEvent.Kind.INFRASTRUCTURE: (
-        "infrastructure changed",
-        "infrastructure change failed",
-        "infrastructure changing",
-    ),
+    # A flag's verb on success comes from its summary (see _flag_verb).
+    ChangeEvent.Kind.FEATURE_FLAG: ("changed", "failed to change", "started changing"),
+    ChangeEvent.Kind.INFRASTRUCTURE: ("applied", "failed to apply", "started applying"),
     ChangeEvent.Kind.MANUAL: ("changed by hand", "manual change failed", "manual change started"),
 }
+# Cancelled, for the kinds whose name already says what they are; else "<kind> cancelled".
+_CANCELLED = {
+    ChangeEvent.Kind.FEATURE_FLAG: "change cancelled",
+    ChangeEvent.Kind.INFRASTRUCTURE: "apply cancelled",
+}
 _OUTCOME_INDEX = {ChangeEvent.Outcome.FAILED: 1, ChangeEvent.Outcome.STARTED: 2}
+# What a flag change did, as the producers' summaries say it ("Turned on checkout-new-pricing",
+# "Deleted checkout-new-pricing in Production (was on)"): the first of these words in the
+# summary, once the flag's own key is taken out of it.
+_FLAG_ACTION = re.compile(
+    r"\b(turned on|switched on|enabled|turned off|switched off|disabled|deleted|archived"
+    r"|restored|created|targeting)\b",
+    re.IGNORECASE,
+)
+_FLAG_VERBS = {
+    "turned on": "turned on",
+    "switched on": "turned on",
+    "enabled": "turned on",
+    "turned off": "turned off",
+    "switched off": "turned off",
+    "disabled": "turned off",
+    "deleted": "deleted",
+    "archived": "archived",
+    "restored": "restored",
+    "created": "created",
+    "targeting": "re-targeted",
+}
 _ROLLING_OUT = re.compile(r"^rolling out at the start \(started (\d+) minutes? before\)$")
 _BEFORE = re.compile(r"^(\d+) minutes? before$")
 _AFTER = re.compile(r"^(\d+) minutes? after the start$")
@@ -97,18 +120,56 @@ _UNSAID = re.compile(r"^(failed deployment|rollback|same environment \(.*\))$")
 _REASON_WORDS = {"component match": "same component"}
 
 
+def _flag_verb(change: ChangeEvent) -> str:
+    # A key such as "show-deleted-items" must not say what happened to it.
+    summary = change.summary.replace(change.version, " ") if change.version else change.summary
+    action = _FLAG_ACTION.search(summary)
+    return _FLAG_VERBS[action.group(1).lower()] if action else "changed"
+
+
 def change_verb(change: ChangeEvent) -> str:
+    """What happened to the change, by kind and outcome: 'deployed', 'failed to apply',
+    'turned on' (a flag, as its summary says)."""
     if change.outcome == ChangeEvent.Outcome.CANCELLED:
-        return f"{change.get_kind_display().lower()} cancelled"
+        return _CANCELLED.get(change.kind, f"{change.get_kind_display().lower()} cancelled")
+    if change.kind == ChangeEvent.Kind.FEATURE_FLAG and change.outcome not in _OUTCOME_INDEX:
+        return _flag_verb(change)
     verbs = _VERBS.get(change.kind, ("changed", "change failed", "change started"))
     return verbs[_OUTCOME_INDEX.get(change.outcome, 0)]
 
 
 def change_name(change: ChangeEvent) -> str:
-    """'payments-service v4.7.0': what changed, as an engineer would name it."""
+    """What changed, as an engineer would name it: 'payments-service v4.7.0', 'flag
+    checkout-new-pricing' (flag producers put the flag's key in `version`), 'payments-db
+    infrastructure'."""
+    if change.kind == ChangeEvent.Kind.FEATURE_FLAG:
+        return f"flag {change.version or change.component or change.summary[:80] or 'unnamed'}"
+    if change.kind == ChangeEvent.Kind.INFRASTRUCTURE and change.component:
+        return f"{change.component} infrastructure"
     name = change.component or change.summary[:80] or "A change"
     version = change.version or change.commit[:7]
     return f"{name} {version}" if version else name
+
+
+def _actor(change: ChangeEvent) -> str:
+    # `author` only when there is one: no query for a change reported by a pipeline.
+    if change.triggered_by:
+        return change.triggered_by
+    return change.author.get_username() if change.author_id and change.author else ""
+
+
+def change_phrase(change: ChangeEvent) -> str:
+    """The change and what happened to it: 'payments-service v4.7.0 deployed'. A flag says
+    where and by whom too, which is most of what there is to know about it: 'flag
+    checkout-new-pricing turned on for production by dana@example.com'."""
+    phrase = f"{change_name(change)} {change_verb(change)}"
+    if change.kind == ChangeEvent.Kind.FEATURE_FLAG:
+        if change.environment:
+            phrase += f" for {change.environment}"
+        actor = _actor(change)
+        if actor:
+            phrase += f" by {actor}"
+    return phrase
 
 
 def _timing_words(reason: str) -> str | None:
@@ -127,7 +188,7 @@ def describe_suspect(suspect: SuspectChange) -> str:
     """The suspect in one plain sentence, from its stored reasons:
     'payments-service v4.7.0 deployed 8 min before the alarm · same component · same team'."""
     change = suspect.change
-    head = f"{change_name(change)} {change_verb(change)}"
+    head = change_phrase(change)
     rest = []
     for reason in suspect.reasons:
         timing = _timing_words(reason)
@@ -158,8 +219,10 @@ def lateness(suspect: SuspectChange) -> timedelta | None:
 def change_event_text(suspect: SuspectChange) -> str:
     """A suspect change as a timeline event: 'payments-service v4.7.0 deployed by dana-ops'."""
     change = suspect.change
-    by = change.triggered_by or (change.author.get_username() if change.author else "")
-    return f"{change_name(change)} {change_verb(change)}" + (f" by {by}" if by else "")
+    if change.kind == ChangeEvent.Kind.FEATURE_FLAG:
+        return change_phrase(change)  # says who already
+    by = _actor(change)
+    return change_phrase(change) + (f" by {by}" if by else "")
 
 
 def entry_text(entry: TimelineEntry, incident: Incident) -> str:

@@ -14,6 +14,17 @@ _PIPELINE_PATHS = {
     DeploymentPipeline.Kind.GITLAB: "/api/v1/pipelines/{key}/events",
     DeploymentPipeline.Kind.CODEPIPELINE: "/api/v1/changes",
     DeploymentPipeline.Kind.PAGERDUTY: "/v2/change/enqueue",
+    # Producers that cannot add a header of their choosing: the key in the path (the signing
+    # ones are checked by their signature too).
+    DeploymentPipeline.Kind.JENKINS: "/api/v1/pipelines/{key}/events",
+    DeploymentPipeline.Kind.FLUX: "/api/v1/pipelines/{key}/events",
+    DeploymentPipeline.Kind.TERRAFORM_CLOUD: "/api/v1/pipelines/{key}/events",
+    DeploymentPipeline.Kind.LAUNCHDARKLY: "/api/v1/pipelines/{key}/events",
+    DeploymentPipeline.Kind.FLAGSMITH: "/api/v1/pipelines/{key}/events",
+    # Producers configured with an Authorization header.
+    DeploymentPipeline.Kind.ARGOCD: "/api/v1/changes",
+    DeploymentPipeline.Kind.UNLEASH: "/api/v1/changes",
+    DeploymentPipeline.Kind.CDEVENTS: "/api/v1/changes",
 }
 _ALERT_SOURCE_PATHS = {
     AlertSource.Kind.GENERIC: "/api/v1/incidents",

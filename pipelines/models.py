@@ -61,6 +61,14 @@ class DeploymentPipeline(Integration):
         GITLAB = "gitlab", "GitLab webhook"
         CODEPIPELINE = "codepipeline", "AWS CodePipeline (EventBridge)"
         PAGERDUTY = "pagerduty", "PagerDuty Change Events compatible"
+        JENKINS = "jenkins", "Jenkins (Notification plugin)"
+        FLUX = "flux", "Flux (notification-controller)"
+        ARGOCD = "argocd", "Argo CD (notifications webhook)"
+        TERRAFORM_CLOUD = "terraform_cloud", "HCP Terraform / Terraform Enterprise"
+        LAUNCHDARKLY = "launchdarkly", "LaunchDarkly (webhook)"
+        FLAGSMITH = "flagsmith", "Flagsmith (webhook)"
+        UNLEASH = "unleash", "Unleash (webhook addon)"
+        CDEVENTS = "cdevents", "CDEvents (CloudEvents)"
 
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="pipelines"

@@ -18,6 +18,20 @@ def verify_hub_signature(*, secret: str, body: bytes, header: str | None) -> Non
         raise BadSignature("X-Hub-Signature-256 does not match the body and the pipeline's secret.")
 
 
+def verify_hex_hmac(
+    *, secret: str, body: bytes, header_name: str, header: str | None, digest: str, prefix: str = ""
+) -> None:
+    """A hex HMAC of the exact body in a header, optionally after a prefix such as "sha256="
+    (Flux's X-Signature, HCP Terraform's X-TFE-Notification-Signature with SHA-512,
+    LaunchDarkly's X-LD-Signature, Flagsmith's X-Flagsmith-Signature)."""
+    if not header:
+        raise BadSignature(f"Missing {header_name} header.")
+    expected = prefix + hmac.new(secret.encode(), body, digest).hexdigest()
+    given = header.strip().lower().encode("utf-8", "replace")
+    if not hmac.compare_digest(expected.encode(), given):
+        raise BadSignature(f"{header_name} does not match the body and the pipeline's secret.")
+
+
 def verify_shared_token(*, secret: str, header_name: str, value: str | None) -> None:
     """A secret sent as-is in a header (GitLab's X-Gitlab-Token)."""
     if not value:

@@ -5,6 +5,7 @@ Members may look at everything but secrets; a team admin changes their team's in
 staff change everything (teams.permissions).
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import messages
@@ -14,12 +15,14 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
-from common.htmx import HtmxHttpRequest
+from common.htmx import HtmxHttpRequest, is_partial
 from pipelines import services
 from pipelines.endpoints import ingest_url
 from pipelines.exceptions import SubscriptionNotConfirmed
 from pipelines.forms import AlertSourceForm, PipelineForm
+from pipelines.kinds import GROUPS, PIPELINE_KINDS
 from pipelines.models import AlertSource, DeploymentPipeline, Integration, SnsSubscription
 from teams.models import Component, Team
 from teams.permissions import can_administer, require_admin
@@ -31,6 +34,8 @@ INTEGRATIONS: dict[str, tuple[type[Integration], type[PipelineForm], str]] = {
 }
 SHOWN_ONCE = "shown-once"
 DELIVERIES_SHOWN = 100
+# The pipeline form's button without JavaScript, "Show this kind's settings": redraw, don't save.
+CHOOSE_KIND = "choose_kind"
 
 
 @login_required
@@ -41,7 +46,7 @@ def settings_overview(request: HtmxHttpRequest) -> HttpResponse:
         "components": Component.objects.select_related("owner_team").prefetch_related(
             "aliases", Prefetch("depends_on", queryset=Component.objects.only("id", "name"))
         ),
-        "pipelines": DeploymentPipeline.objects.select_related("team"),
+        "pipeline_groups": _by_group(DeploymentPipeline.objects.select_related("team")),
         "alert_sources": AlertSource.objects.select_related("team"),
         "pending_subscriptions": SnsSubscription.objects.filter(confirmed_at=None)
         .select_related("alert_source")
@@ -52,10 +57,15 @@ def settings_overview(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")  # the kind's fields alone for htmx, else the page
 def integration_create(request: HtmxHttpRequest, kind_word: str) -> HttpResponse:
     model, form_class, label = INTEGRATIONS[kind_word]
-    form = form_class(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
+    typed = _typed_so_far(request)
+    if typed is not None:
+        form = form_class(initial=typed, user=request.user)
+    else:
+        form = form_class(request.POST or None, user=request.user)
+    if form.is_bound and form.is_valid():
         require_admin(request.user, form.cleaned_data["team"])
         integration, key = services.create_integration(
             model=model, by=request.user, **form.cleaned_data
@@ -64,9 +74,7 @@ def integration_create(request: HtmxHttpRequest, kind_word: str) -> HttpResponse
         messages.success(request, f"Created the {label} {integration.name}.")
         return redirect(_detail_url(kind_word, integration))
     context = {"form": form, "label": label, "kind_word": kind_word}
-    return render(
-        request, "pipelines/integration_form.html", context, status=400 if form.errors else 200
-    )
+    return _form_page(request, context)
 
 
 @login_required
@@ -98,20 +106,24 @@ def integration_detail(request: HtmxHttpRequest, kind_word: str, pk: int) -> Htt
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
 def integration_edit(request: HtmxHttpRequest, kind_word: str, pk: int) -> HttpResponse:
     model, form_class, label = INTEGRATIONS[kind_word]
     integration = get_object_or_404(model.objects.select_related("team"), pk=pk)
     require_admin(request.user, integration.team)
-    form = form_class(request.POST or None, instance=model.objects.get(pk=pk), user=request.user)
-    if request.method == "POST" and form.is_valid():
+    instance = model.objects.get(pk=pk)
+    typed = _typed_so_far(request)
+    if typed is not None:
+        form = form_class(initial=typed, instance=instance, user=request.user)
+    else:
+        form = form_class(request.POST or None, instance=instance, user=request.user)
+    if form.is_bound and form.is_valid():
         require_admin(request.user, form.cleaned_data["team"])
         services.update_integration(by=request.user, integration=integration, **form.cleaned_data)
         messages.success(request, "Saved.")
         return redirect(_detail_url(kind_word, integration))
     context = {"form": form, "label": label, "kind_word": kind_word, "integration": integration}
-    return render(
-        request, "pipelines/integration_form.html", context, status=400 if form.errors else 200
-    )
+    return _form_page(request, context)
 
 
 @login_required
@@ -167,6 +179,42 @@ def sns_subscription_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Subscribed to {subscription.topic_arn}.")
     return redirect("settings:overview")
+
+
+def _typed_so_far(request: HtmxHttpRequest) -> dict[str, str] | None:
+    """What the form held when its kind changed, to redraw it with the kind's fields: htmx asks
+    with a GET carrying the kind and the fields below it; without JavaScript, the form is
+    posted with the CHOOSE_KIND button. None for anything else (a visit, a save)."""
+    if request.method == "GET" and "kind" in request.GET:
+        return request.GET.dict()
+    if request.method == "POST" and CHOOSE_KIND in request.POST:
+        typed = request.POST.dict()
+        for name in (CHOOSE_KIND, "csrfmiddlewaretoken"):
+            typed.pop(name, None)
+        return typed
+    return None
+
+
+def _form_page(request: HtmxHttpRequest, context: dict[str, Any]) -> HttpResponse:
+    """The form page, or for htmx the pipeline fields that follow the kind (redrawn when it
+    changes)."""
+    template = "pipelines/integration_form.html"
+    if request.method == "GET" and is_partial(request) and context["kind_word"] == "pipelines":
+        template += "#kind-fields"
+    status = 400 if context["form"].errors else 200
+    return render(request, template, context, status=status)
+
+
+def _by_group(
+    pipelines: Iterable[DeploymentPipeline],
+) -> list[tuple[str, list[DeploymentPipeline]]]:
+    """Pipelines grouped as the kind select groups their kinds (CI, GitOps, ...), groups in
+    pipelines.kinds order, each group's pipelines by name; groups without any are left out."""
+    groups: dict[str, list[DeploymentPipeline]] = {group: [] for group in GROUPS}
+    for pipeline in pipelines:
+        info = PIPELINE_KINDS.get(pipeline.kind)
+        groups[info.group if info else GROUPS[-1]].append(pipeline)
+    return [(group, members) for group, members in groups.items() if members]
 
 
 def _changeable(request: HtmxHttpRequest, kind_word: str, pk: int) -> Integration:

@@ -44,6 +44,9 @@ class CanonicalChange:
     # The producer's id of this one report, from the (signed) body: a replay under a new
     # delivery id is still a duplicate.
     event_id: str = ""
+    # Producers that resend an unchanged state again and again: why a repeat of this report
+    # (same event_id) is noise, answered "ignored" rather than "duplicate".
+    repeat_reason: str = ""
     # For noise filters and the delivery log; not stored on the change itself.
     event_type: str = ""
     branch: str = ""

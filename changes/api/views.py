@@ -14,7 +14,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from changes import noise, selectors, services
-from changes.adapters import codepipeline, generic, github, gitlab, ilert, pagerduty
+from changes.adapters import (
+    argocd,
+    cdevents,
+    codepipeline,
+    flagsmith,
+    flux,
+    generic,
+    github,
+    gitlab,
+    ilert,
+    jenkins,
+    launchdarkly,
+    pagerduty,
+    terraform_cloud,
+    unleash,
+)
 from changes.adapters.base import CanonicalChange
 from changes.api.serializers import (
     ChangeBatchAnswerSerializer,
@@ -29,7 +44,7 @@ from common.pagination import MAX_API_PAGE_SIZE, keyset_api_page
 from common.payloads import Ignored, PayloadInvalid
 from pipelines.ingest import IngestApi, IngestResult, ingest_schema
 from pipelines.models import Delivery, DeploymentPipeline
-from pipelines.signatures import verify_hub_signature, verify_shared_token
+from pipelines.signatures import verify_hex_hmac, verify_hub_signature, verify_shared_token
 
 ADAPTERS: dict[str, ModuleType] = {
     DeploymentPipeline.Kind.GENERIC: generic,
@@ -37,6 +52,21 @@ ADAPTERS: dict[str, ModuleType] = {
     DeploymentPipeline.Kind.GITLAB: gitlab,
     DeploymentPipeline.Kind.CODEPIPELINE: codepipeline,
     DeploymentPipeline.Kind.PAGERDUTY: pagerduty,
+    DeploymentPipeline.Kind.JENKINS: jenkins,
+    DeploymentPipeline.Kind.FLUX: flux,
+    DeploymentPipeline.Kind.ARGOCD: argocd,
+    DeploymentPipeline.Kind.TERRAFORM_CLOUD: terraform_cloud,
+    DeploymentPipeline.Kind.LAUNCHDARKLY: launchdarkly,
+    DeploymentPipeline.Kind.FLAGSMITH: flagsmith,
+    DeploymentPipeline.Kind.UNLEASH: unleash,
+    DeploymentPipeline.Kind.CDEVENTS: cdevents,
+}
+# Producers that sign the exact body with the pipeline's secret: (header, digest, prefix).
+HEX_HMAC_SIGNATURES = {
+    DeploymentPipeline.Kind.FLUX: ("X-Signature", "sha256", "sha256="),
+    DeploymentPipeline.Kind.TERRAFORM_CLOUD: ("X-TFE-Notification-Signature", "sha512", ""),
+    DeploymentPipeline.Kind.LAUNCHDARKLY: ("X-LD-Signature", "sha256", ""),
+    DeploymentPipeline.Kind.FLAGSMITH: ("X-Flagsmith-Signature", "sha256", ""),
 }
 EVENT_TYPE_HEADERS = ("X-GitHub-Event", "X-Gitlab-Event")
 # The delivery log's reason for each answer of services.record_change.
@@ -89,6 +119,9 @@ class ChangeIngestApi(IngestApi):
         event, status = services.record_change(
             pipeline=integration, change=change, received_at=received_at
         )
+        if status == services.DUPLICATE and change.repeat_reason:
+            # A producer that resends an unchanged state (Flux, every interval): noise.
+            return _ignored(change.repeat_reason, change.event_type)
         return IngestResult(
             status_code=202,
             data={"id": event.pk, "status": status},
@@ -244,6 +277,16 @@ def verify_producer(pipeline: DeploymentPipeline, request: Request, body: bytes)
             secret=pipeline.secret,
             header_name="X-Gitlab-Token",
             value=request.headers.get("X-Gitlab-Token"),
+        )
+    elif pipeline.kind in HEX_HMAC_SIGNATURES:
+        header, digest, prefix = HEX_HMAC_SIGNATURES[pipeline.kind]
+        verify_hex_hmac(
+            secret=pipeline.secret,
+            body=body,
+            header_name=header,
+            header=request.headers.get(header),
+            digest=digest,
+            prefix=prefix,
         )
 
 

@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from incidents import correlation
 from incidents.models import Incident, IncidentComponent
+from pipelines.models import DeploymentPipeline
 from teams.models import Membership
 from tests.browser.conftest import screenshot
 from tests.changes.factories import ChangeEventFactory
@@ -98,3 +99,74 @@ def test_team_admin_sets_up_a_github_pipeline(page: Page, transactional_db):
     refused = deliver(key)
     assert refused.status_code == 401 and refused.json()["code"] == "unknown_key"
     assert deliver(new_key).status_code == 202
+
+
+def test_choosing_a_kind_redraws_the_fields_it_uses(page: Page, transactional_db):
+    team = TeamFactory(slug="flags", name="Flags")
+    admin = UserFactory(username="lead", password="correct horse battery staple")
+    Membership.objects.create(user=admin, team=team, role="admin")
+    page.goto("/login/")
+    page.fill("input[name=username]", "lead")
+    page.fill("input[name=password]", "correct horse battery staple")
+    page.click("button[type=submit]")
+    page.goto("/settings/pipelines/new")
+
+    page.fill("#id_name", "checkout-flags")
+    page.select_option("#id_team", label="Flags")
+    page.select_option("#id_kind", "github")
+    expect(page.locator("#kind-fields")).to_contain_text("signed by GitHub")
+    page.fill("#id_environments", "production")
+    page.select_option("#id_kind", "launchdarkly")
+    expect(page.locator("#kind-fields")).to_contain_text("LaunchDarkly's audit log webhook")
+    expect(page.locator("#id_branches")).to_have_count(0)
+    expect(page.locator("#id_environments")).to_have_value("production")  # kept
+    screenshot(page, "settings-pipeline-kind")
+    page.click("button:has-text('Create deployment pipeline')")
+
+    expect(page.locator("#shown-key")).to_be_visible()
+    pipeline = DeploymentPipeline.objects.get(name="checkout-flags")
+    assert (pipeline.kind, pipeline.team, pipeline.environments) == (
+        "launchdarkly",
+        team,
+        ["production"],
+    )
+
+
+def test_team_admin_sets_up_a_flux_pipeline_and_sees_its_first_event(page: Page, transactional_db):
+    team = TeamFactory(slug="checkout", name="Checkout")
+    admin = UserFactory(username="lead", password="correct horse battery staple")
+    Membership.objects.create(user=admin, team=team, role="admin")
+    page.goto("/login/")
+    page.fill("input[name=username]", "lead")
+    page.fill("input[name=password]", "correct horse battery staple")
+    page.click("button[type=submit]")
+
+    page.click("nav >> text=Settings")
+    page.click("text=New pipeline")
+    page.fill("#id_name", "prod-eu-flux")
+    page.select_option("#id_team", label="Checkout")
+    page.select_option("#id_kind", "flux")
+    page.click("button:has-text('Create deployment pipeline')")
+    key = page.input_value("#shown-key")
+    secret = page.input_value("#shown-secret")
+    # The snippet is the Provider's Secret, pre-filled with the URL (key in its path).
+    expect(page.locator("body")).to_contain_text(f"/api/v1/pipelines/{key}/events")
+    expect(page.locator("body")).to_contain_text("generic-hmac")
+    screenshot(page, "settings-flux-pipeline-created")
+
+    # notification-controller posts a reconciled Kustomization, signed with the Secret's token.
+    fixture = load_fixture("flux", "kustomization_reconciled")
+    body = fixture["body"].encode()
+    headers = {k: v for k, v in fixture["headers"].items() if k != "Content-Type"}
+    headers["X-Signature"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    answer = Client().post(
+        f"/api/v1/pipelines/{key}/events", body, content_type="application/json", headers=headers
+    )
+    assert answer.status_code == 202, answer.content
+
+    page.click("nav >> text=Deployments")
+    row = page.locator("tr", has_text="checkout-api")
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("prod-eu-flux")
+    expect(row).to_contain_text("production")
+    screenshot(page, "deployments-first-flux-event")

@@ -16,6 +16,14 @@ PRODUCERS = {
     "codepipeline": ("codepipeline", "/api/v1/changes"),
     "pagerduty_change": ("pagerduty", "/v2/change/enqueue"),
     "ilert": ("generic", "/api/deployment-events"),
+    "jenkins": ("jenkins", "/api/v1/pipelines/{key}/events"),
+    "flux": ("flux", "/api/v1/pipelines/{key}/events"),
+    "argocd": ("argocd", "/api/v1/changes"),
+    "terraform_cloud": ("terraform_cloud", "/api/v1/pipelines/{key}/events"),
+    "launchdarkly": ("launchdarkly", "/api/v1/pipelines/{key}/events"),
+    "flagsmith": ("flagsmith", "/api/v1/pipelines/{key}/events"),
+    "unleash": ("unleash", "/api/v1/changes"),
+    "cdevents": ("cdevents", "/api/v1/changes"),
 }
 KEY = "test-secret"
 

@@ -25,6 +25,12 @@ def test_fixture_is_stored_as_expected(client, producer, name):
     response = post_fixture(client, producer, fixture)
 
     delivery = Delivery.objects.get(pipeline=pipeline)
+    if "status" in expect:  # refused, such as a bad signature
+        assert response.status_code == expect["status"], response.content
+        assert set(response.json()) == {"code", "message", "fields"}
+        assert not ChangeEvent.objects.exists()
+        assert (delivery.outcome, delivery.status_code) == ("rejected", expect["status"])
+        return
     if expect["action"] == "ignore":
         assert response.status_code == 200, response.content
         assert response.json() == {"status": "ignored", "reason": expect["reason"]}

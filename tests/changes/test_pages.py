@@ -305,3 +305,49 @@ def test_times_are_shown_in_the_viewers_time_zone(logged_in_client):
     assert ">18:00<" in page(logged_in_client)
     logged_in_client.cookies["tz"] = "Not/AZone"
     assert ">12:30<" in page(logged_in_client)
+
+
+# --- Kinds of change ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ChangeEvent.Kind.values)
+def test_the_kind_filter_offers_and_narrows_to_every_kind(logged_in_client, kind):
+    for each in ChangeEvent.Kind.values:
+        ChangeEventFactory(kind=each, summary=f"A {each} change")
+
+    body = page(logged_in_client, kind=kind)
+
+    assert f'<option value="{kind}" selected>' in body
+    shown = {each for each in ChangeEvent.Kind.values if f"A {each} change" in body}
+    assert shown == {kind}
+
+
+def test_each_row_carries_its_kinds_colour(logged_in_client):
+    ChangeEventFactory(kind="feature_flag", summary="Turned on checkout-new-pricing")
+    ChangeEventFactory(kind="infrastructure", summary="Applied payments-db")
+
+    body = page(logged_in_client)
+
+    assert '<span class="change-kind kind-feature_flag">Feature flag</span>' in body
+    assert '<span class="change-kind kind-infrastructure">Infrastructure</span>' in body
+
+
+def test_the_chart_stacks_each_hour_by_kind_above_its_failures(logged_in_client):
+    ChangeEventFactory.create_batch(2, kind="deployment")
+    ChangeEventFactory(kind="deployment", outcome="failed")
+    ChangeEventFactory(kind="feature_flag")
+
+    response = logged_in_client.get(reverse("changes:list"))
+    chart = response.context["chart"]
+    bar = next(bar for bar in chart.bars if bar.total)
+    body = response.content.decode()
+
+    assert (bar.total, bar.failed) == (4, 1)
+    assert [(s.kind, s.total) for s in bar.segments] == [("deployment", 3), ("feature_flag", 1)]
+    # Stacked without gaps: failures at the foot, then each kind's changes that did not fail.
+    assert bar.failed_y == 36.0
+    assert [(s.y, s.height) for s in bar.segments] == [(12.0, 24.0), (0.0, 12.0)]
+    assert '<rect class="bar kind-feature_flag"' in body and 'class="bar-failed"' in body
+    assert "4 changes (deployment 3, feature flag 1), 1 failed" in body
+    assert [(k.kind, k.total) for k in chart.kinds] == [("deployment", 3), ("feature_flag", 1)]
+    assert '<span class="change-kind kind-failed">Failed</span>' in body

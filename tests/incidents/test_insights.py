@@ -203,7 +203,8 @@ def test_insights_cost_does_not_grow(logged_in_client, django_assert_max_num_que
         for n, (incident, change) in enumerate(zip(incidents, changes, strict=True))
     )
 
-    with django_assert_max_num_queries(6):  # the session, the user, three aggregates, durations
+    # The session, the user, four aggregates (accuracy, teams, components, kinds), durations.
+    with django_assert_max_num_queries(7):
         response = logged_in_client.get(reverse("incidents:insights"))
 
     assert response.status_code == 200
@@ -214,6 +215,12 @@ def test_insights_cost_does_not_grow(logged_in_client, django_assert_max_num_que
     assert report.delivery_by_team[0].failures == in_period
     assert report.delivery_by_team[0].duration_text == "p50 7 min · p90 7 min"
     assert len(report.delivery_by_component) == min(insights.BUSIEST_COMPONENTS, 40, count)
+    deployments = report.kinds[0]
+    assert (deployments.kind, deployments.changes, deployments.confirmed) == (
+        "deployment",
+        in_period,
+        in_period,
+    )
 
 
 # --- Lifecycles: logical changes, final outcomes, rollbacks, durations --------------------------
@@ -370,3 +377,51 @@ def test_deployment_durations_p50_and_p90_per_team_and_component(search, logged_
     ]
     assert "<td>p50 6 min · p90 14 min</td>" in body
     assert "<td>p50 11 min · p90 15 min</td>" in body and "<td>—</td>" in body
+
+
+# --- Kinds of change ----------------------------------------------------------------------------
+
+
+def test_every_kind_of_change_is_counted_with_how_often_it_was_the_cause(logged_in_client):
+    """Flags: 3 in the period (one failed), suspects of two incidents, the confirmed cause of
+    one. Deployments: 2 (one rolled back), the confirmed cause of two incidents. A grouped
+    report and a change older than the period count for nothing."""
+    now = timezone.now()
+    flags = [
+        ChangeEventFactory(kind="feature_flag", occurred_at=now - timedelta(days=days))
+        for days in (1, 2, 3)
+    ]
+    flags[2].outcome = "failed"
+    flags[2].save()
+    rollback = ChangeEventFactory(kind="rollback", occurred_at=now - timedelta(days=1))
+    deploys = [
+        ChangeEventFactory(kind="deployment", occurred_at=now - timedelta(days=2)),
+        ChangeEventFactory(
+            kind="deployment", occurred_at=now - timedelta(days=4), rolled_back_by=rollback
+        ),
+    ]
+    ChangeEventFactory(kind="deployment", same_as=deploys[0])
+    ChangeEventFactory(kind="infrastructure", occurred_at=now - timedelta(days=91))
+    SuspectChangeFactory(change=flags[0], rank=1, verdict=CONFIRMED)
+    SuspectChangeFactory(change=flags[1], rank=2, verdict=UNRELATED)
+    SuspectChangeFactory(change=deploys[0], rank=1, verdict=CONFIRMED)
+    SuspectChangeFactory(change=deploys[1], rank=1, verdict=CONFIRMED)
+
+    report, body = insights_page(logged_in_client)
+
+    rows = {
+        row.kind: (row.changes, row.failed, row.suspected, row.confirmed, row.cause_share_text)
+        for row in report.kinds
+    }
+    assert [row.kind for row in report.kinds] == ChangeEvent.Kind.values
+    assert rows["feature_flag"] == (3, 1, 2, 1, "33%")
+    assert rows["deployment"] == (2, 1, 2, 2, "67%")
+    assert rows["rollback"] == (1, 0, 0, 0, "—")
+    assert rows["infrastructure"] == (0, 0, 0, 0, "—")
+    assert "Changes by kind" in body
+    assert '<span class="change-kind kind-feature_flag">Feature flag</span>' in body
+
+
+def test_without_changes_the_kind_table_says_so(logged_in_client):
+    _, body = insights_page(logged_in_client)
+    assert "No changes in the last 90 days." in body and 'class="table kinds"' not in body

@@ -105,7 +105,7 @@ def test_presenter_says_the_demo_sentence():
         (
             ["3 minutes after the start", "something new"],
             {"kind": "feature_flag", "outcome": "started"},
-            "payments-service v4.7.0 flag changing 3 min after the alarm started · something new",
+            "flag v4.7.0 started changing 3 min after the alarm started · something new",
         ),
         (
             [],
@@ -116,6 +116,111 @@ def test_presenter_says_the_demo_sentence():
 )
 def test_presenter_turns_reasons_into_plain_words(reasons, fields, sentence):
     assert presented(reasons, **{"kind": "deployment", **fields}) == sentence
+
+
+@pytest.mark.parametrize(
+    ("fields", "sentence"),
+    [
+        (
+            {"summary": "Turned on checkout-new-pricing"},
+            "flag checkout-new-pricing turned on for production by dana@example.com 6 min before "
+            "the alarm",
+        ),
+        (
+            {"summary": "Dana turned off the flag checkout-new-pricing in Production"},
+            "flag checkout-new-pricing turned off for production by dana@example.com 6 min "
+            "before the alarm",
+        ),
+        (
+            {"summary": "Enabled checkout-new-pricing in production"},
+            "flag checkout-new-pricing turned on for production by dana@example.com 6 min before "
+            "the alarm",
+        ),
+        (
+            {"summary": "Changed targeting of checkout-new-pricing", "triggered_by": ""},
+            "flag checkout-new-pricing re-targeted for production 6 min before the alarm",
+        ),
+        (
+            {"summary": "Changed the value of checkout-new-pricing in Production to 42"},
+            "flag checkout-new-pricing changed for production by dana@example.com 6 min before "
+            "the alarm",
+        ),
+        (
+            {"version": "show-deleted-items", "summary": "Changed the value of show-deleted-items"},
+            "flag show-deleted-items changed for production by dana@example.com 6 min before the "
+            "alarm",
+        ),
+        (
+            {"summary": "Flag deleted", "environment": ""},
+            "flag checkout-new-pricing deleted by dana@example.com 6 min before the alarm",
+        ),
+        (
+            {"summary": "Turned on checkout-new-pricing", "outcome": "failed"},
+            "flag checkout-new-pricing failed to change for production by dana@example.com 6 min "
+            "before the alarm",
+        ),
+    ],
+)
+def test_a_flag_change_says_which_flag_what_became_of_it_where_and_by_whom(fields, sentence):
+    fields = {
+        "kind": "feature_flag",
+        "component": "checkout",
+        "version": "checkout-new-pricing",
+        "environment": "production",
+        "triggered_by": "dana@example.com",
+        **fields,
+    }
+    assert presented(["6 minutes before", "same environment (production)"], **fields) == sentence
+
+
+@pytest.mark.parametrize(
+    ("outcome", "sentence"),
+    [
+        ("succeeded", "payments-db infrastructure applied 6 min before the alarm · same component"),
+        (
+            "failed",
+            "payments-db infrastructure failed to apply 6 min before the alarm · same component",
+        ),
+        (
+            "started",
+            "payments-db infrastructure started applying 6 min before the alarm · same component",
+        ),
+        (
+            "cancelled",
+            "payments-db infrastructure apply cancelled 6 min before the alarm · same component",
+        ),
+    ],
+)
+def test_an_infrastructure_change_says_it_was_applied(outcome, sentence):
+    reasons = ["component match", "6 minutes before"]
+    fields = {"kind": "infrastructure", "component": "payments-db", "version": "run-CLuyKC7"}
+    assert presented(reasons, outcome=outcome, **fields) == sentence
+
+
+def test_the_incident_page_says_a_flag_suspect_in_words(logged_in_client):
+    incident = make_incident(components=("checkout",))
+    suspect(
+        incident,
+        reasons=["component match", "6 minutes before", "same environment (production)"],
+        kind="feature_flag",
+        component="checkout",
+        version="checkout-new-pricing",
+        environment="production",
+        triggered_by="dana@example.com",
+        summary="Turned on checkout-new-pricing",
+        occurred_at=incident.started_at - timedelta(minutes=6),
+    )
+
+    body = page(logged_in_client, reverse("incidents:detail", args=[incident.pk]))
+
+    assert (
+        "flag checkout-new-pricing turned on for production by dana@example.com 6 min before "
+        "the alarm · same component"
+    ) in body
+    assert '<span class="change-kind kind-feature_flag">Feature flag</span>' in body
+    timeline = body[body.index('id="timeline"') :]
+    # Said once on the timeline: the flag's sentence names who already.
+    assert "turned on for production by dana@example.com<" in timeline.replace("\n", "")
 
 
 def test_lateness_counts_only_over_a_minute():

@@ -163,7 +163,7 @@ def test_new_alias_points_existing_changes_at_the_component(
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("pipelines:\n  - name: ci\n    kind: jenkins\n", 'pipelines[0] (ci).kind: "jenkins"'),
+        ("pipelines:\n  - name: ci\n    kind: bamboo\n", 'pipelines[0] (ci).kind: "bamboo"'),
         ("pipelines:\n  - kind: generic\n", "pipelines[0].name: This field is required."),
         (
             "pipelines:\n  - name: ci\n    kind: generic\n    team: ghosts\n",

@@ -346,7 +346,7 @@ def test_things_without_a_team_are_staffs(word, team):
 @pytest.mark.parametrize(
     ("word", "change", "field"),
     [
-        ("pipelines", {"kind": "jenkins"}, "kind"),
+        ("pipelines", {"kind": "bamboo"}, "kind"),
         ("pipelines", {"name": ""}, "name"),
         ("pipelines", {"name": "x" * 101}, "name"),
         ("pipelines", {"team": "nope"}, "team"),

@@ -78,7 +78,7 @@ def test_keys_are_random(capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["pipeline", "--kind", "jenkins", "--name", "x"], "unknown kind 'jenkins'"),
+        (["pipeline", "--kind", "bamboo", "--name", "x"], "unknown kind 'bamboo'"),
         (["alert-source", "--kind", "github", "--name", "x"], "unknown kind 'github'"),
         (["pipeline", "--kind", "generic", "--name", "x", "--team", "nope"], "unknown team 'nope'"),
         (["pipeline", "--kind", "generic", "--name", "taken"], "already exists"),
