@@ -12,7 +12,7 @@ from incidents import correlation
 from incidents.models import Incident, IncidentComponent
 from pipelines.models import DeploymentPipeline
 from teams.models import Membership
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import PASSWORD, screenshot
 from tests.changes.factories import ChangeEventFactory
 from tests.fixtures import load_fixture
 from tests.incidents.factories import IncidentFactory
@@ -54,12 +54,7 @@ def test_open_an_incident_see_its_top_suspect_acknowledge_and_resolve(logged_in_
 
 def test_team_admin_sets_up_a_github_pipeline(page: Page, transactional_db):
     team = TeamFactory(slug="payments", name="Payments")
-    admin = UserFactory(username="lead", password="correct horse battery staple")
-    Membership.objects.create(user=admin, team=team, role="admin")
-    page.goto("/login/")
-    page.fill("input[name=username]", "lead")
-    page.fill("input[name=password]", "correct horse battery staple")
-    page.click("button[type=submit]")
+    log_in_as_admin_of(page, team)
 
     page.click("nav >> text=Settings")
     page.click("text=New pipeline")
@@ -103,12 +98,7 @@ def test_team_admin_sets_up_a_github_pipeline(page: Page, transactional_db):
 
 def test_choosing_a_kind_redraws_the_fields_it_uses(page: Page, transactional_db):
     team = TeamFactory(slug="flags", name="Flags")
-    admin = UserFactory(username="lead", password="correct horse battery staple")
-    Membership.objects.create(user=admin, team=team, role="admin")
-    page.goto("/login/")
-    page.fill("input[name=username]", "lead")
-    page.fill("input[name=password]", "correct horse battery staple")
-    page.click("button[type=submit]")
+    log_in_as_admin_of(page, team)
     page.goto("/settings/pipelines/new")
 
     page.fill("#id_name", "checkout-flags")
@@ -134,12 +124,7 @@ def test_choosing_a_kind_redraws_the_fields_it_uses(page: Page, transactional_db
 
 def test_team_admin_sets_up_a_flux_pipeline_and_sees_its_first_event(page: Page, transactional_db):
     team = TeamFactory(slug="checkout", name="Checkout")
-    admin = UserFactory(username="lead", password="correct horse battery staple")
-    Membership.objects.create(user=admin, team=team, role="admin")
-    page.goto("/login/")
-    page.fill("input[name=username]", "lead")
-    page.fill("input[name=password]", "correct horse battery staple")
-    page.click("button[type=submit]")
+    log_in_as_admin_of(page, team)
 
     page.click("nav >> text=Settings")
     page.click("text=New pipeline")
@@ -170,3 +155,12 @@ def test_team_admin_sets_up_a_flux_pipeline_and_sees_its_first_event(page: Page,
     expect(row).to_contain_text("prod-eu-flux")
     expect(row).to_contain_text("production")
     screenshot(page, "deployments-first-flux-event")
+
+
+def log_in_as_admin_of(page: Page, team) -> None:
+    admin = UserFactory(username="lead", password=PASSWORD)
+    Membership.objects.create(user=admin, team=team, role="admin")
+    page.goto("/login/")
+    page.fill("input[name=username]", "lead")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
