@@ -8,8 +8,9 @@
    teams' pipelines (and manual changes on components they own) are candidates; otherwise
    every change in the window is.
 3. Component matching (Alert24's rule), after alias resolution, ranks above everything else;
-   a change of a component one of the incident's components depends on (one hop, PagerDuty's
-   related services) ranks next and is a candidate whatever team owns it.
+   a change of a component one of the incident's components depends on (PagerDuty's related
+   services, followed up to three hops: one above two above three) ranks next and is a
+   candidate whatever team owns it.
 4. Within a class: the incident's environment first, then the closest before the start.
 Scores and reasons are stored; correlating again updates them (idempotent).
 """
@@ -45,7 +46,9 @@ PENDING_BATCH = 500
 ROLLOUT_LIMIT = timedelta(hours=6)
 ROLLING_OUT = re.compile(r"^rolling out at the start \(started (\d+) minutes? before\)$")
 # Score bands: a class outranks any environment, an environment outranks any timing.
-CLASS_WEIGHT = {"component": 3000.0, "dependency": 2000.0, "other": 1000.0}
+# Dependencies are followed this many hops: a change one hop away outranks two, two outrank three.
+MAX_HOPS = 3
+CLASS_WEIGHT = {"component": 5000.0, 1: 4000.0, 2: 3000.0, 3: 2000.0, "other": 1000.0}
 ENVIRONMENT_WEIGHT = 500.0
 
 
@@ -60,7 +63,8 @@ class Context:
     environment: str
     component_ids: frozenset[int]
     component_names: dict[str, str]  # a change's component name -> the incident's name for it
-    dependency_of: dict[int, tuple[str, str]]  # dependency id -> (incident component, dependency)
+    # dependency id -> the path to it: (incident component, ..., dependency), 1 to 3 hops
+    dependency_of: dict[int, tuple[str, ...]]
     teams: frozenset[int]
     scoped_teams: frozenset[int]
 
@@ -120,12 +124,7 @@ def _context(incident: Incident) -> Context:
     components = [row.component for row in rows if row.component is not None]
     component_names = {row.name: row.name for row in rows}
     component_names.update({component.name: component.name for component in components})
-    dependency_of = {
-        dependency_id: (name, dependency_name)
-        for dependency_id, name, dependency_name in Component.depends_on.through.objects.filter(
-            from_component__in=components
-        ).values_list("to_component_id", "from_component__name", "to_component__name")
-    }
+    dependency_of = dependency_paths(components)
     teams = {component.owner_team_id for component in components if component.owner_team_id}
     if source is not None and source.team_id:
         teams.add(source.team_id)
@@ -173,18 +172,44 @@ def _candidates(context: Context) -> list[ChangeEvent]:
     return [change for change in found[: MAX_SUSPECTS * 5] if meets_window(change, start, end, now)]
 
 
-def _score(change: ChangeEvent, context: Context) -> tuple[float, list[str]]:
-    """A score whose bands follow the rules' order, and the reasons in words."""
+def dependency_paths(components: list[Component]) -> dict[int, tuple[str, ...]]:
+    """What the components depend on, up to MAX_HOPS away, each by its shortest path of names
+    from one of them. One query (the dependency graph is the catalog's, small); cycles end
+    where a component was reached already."""
+    edges: dict[int, list[tuple[int, str]]] = {}
+    for source, target, name in Component.depends_on.through.objects.values_list(
+        "from_component_id", "to_component_id", "to_component__name"
+    ):
+        edges.setdefault(source, []).append((target, name))
+    seen = {component.pk for component in components}
+    frontier = {component.pk: (component.name,) for component in components}
+    paths: dict[int, tuple[str, ...]] = {}
+    for _ in range(MAX_HOPS):
+        reached: dict[int, tuple[str, ...]] = {}
+        for source, path in sorted(frontier.items(), key=lambda item: item[1]):
+            for target, name in edges.get(source, ()):
+                if target not in seen and target not in reached:
+                    reached[target] = (*path, name)
+        seen.update(reached)
+        paths.update(reached)
+        frontier = reached
+    return paths
+
+
+def _score(change: ChangeEvent, context: Context) -> tuple[float, list[str], str]:
+    """A score whose bands follow the rules' order, the reasons in words, and the confidence
+    (SuspectChange.Confidence) they add up to."""
     reasons = []
+    hops = 0
     if change.resolved_component_id in context.component_ids or (
         change.component in context.component_names
     ):
-        match = "component"
+        match: str | int = "component"
         reasons.append("component match")
     elif change.resolved_component_id in context.dependency_of:
-        match = "dependency"
-        name, dependency = context.dependency_of[change.resolved_component_id]
-        reasons.append(f"{name} depends on {dependency}")
+        path = context.dependency_of[change.resolved_component_id]
+        match = hops = len(path) - 1
+        reasons.append(f"{path[0]} depends on {path[1]}" if hops == 1 else " → ".join(path))
     else:
         match = "other"
     minutes = (context.start - change.started_at).total_seconds() / 60
@@ -196,6 +221,7 @@ def _score(change: ChangeEvent, context: Context) -> tuple[float, list[str]]:
         reasons.append(_timing(minutes))
     score = CLASS_WEIGHT[match]
     environment = (change.environment or "").lower()
+    other_environment = bool(environment) and environment != context.environment
     if environment == context.environment:
         score += ENVIRONMENT_WEIGHT
         reasons.append(f"same environment ({environment})")
@@ -206,7 +232,8 @@ def _score(change: ChangeEvent, context: Context) -> tuple[float, list[str]]:
     change_team = change.pipeline.team_id if change.pipeline else None
     if change_team is None and change.resolved_component is not None:
         change_team = change.resolved_component.owner_team_id
-    if change_team in context.teams:
+    same_team = change_team in context.teams
+    if same_team:
         reasons.append("same team")
     if change.outcome == ChangeEvent.Outcome.FAILED:
         reasons.append("failed deployment")
@@ -215,7 +242,14 @@ def _score(change: ChangeEvent, context: Context) -> tuple[float, list[str]]:
         score += 0.25  # above a change that finished at the same instant
     if change.kind == ChangeEvent.Kind.ROLLBACK:
         reasons.append("rollback")
-    return round(score, 3), reasons
+    close = match == "component" or hops == 1
+    if close and not other_environment and (minutes >= 0 or rolling_out):
+        confidence = SuspectChange.Confidence.HIGH
+    elif match != "other" or same_team:
+        confidence = SuspectChange.Confidence.MEDIUM
+    else:
+        confidence = SuspectChange.Confidence.LOW
+    return round(score, 3), reasons, confidence
 
 
 def _minutes(start: datetime, change: ChangeEvent) -> str:
@@ -233,25 +267,31 @@ def _timing(minutes: float) -> str:
 
 
 def _store(
-    incident: Incident, ranked: list[tuple[tuple[float, list[str]], ChangeEvent]]
+    incident: Incident, ranked: list[tuple[tuple[float, list[str], str], ChangeEvent]]
 ) -> list[SuspectChange]:
     """Upsert the ranked suspects; keep engineers' verdicts on changes that stay suspects."""
     existing = {suspect.change_id: suspect for suspect in incident.suspects.all()}
     keep, create = [], []
-    for rank, ((score, reasons), change) in enumerate(ranked, start=1):
+    for rank, ((score, reasons, confidence), change) in enumerate(ranked, start=1):
         suspect = existing.pop(change.pk, None)
         if suspect is None:
             create.append(
                 SuspectChange(
-                    incident=incident, change=change, score=score, rank=rank, reasons=reasons
+                    incident=incident,
+                    change=change,
+                    score=score,
+                    rank=rank,
+                    reasons=reasons,
+                    confidence=confidence,
                 )
             )
             continue
         suspect.score, suspect.rank, suspect.reasons = score, rank, reasons
+        suspect.confidence = confidence
         keep.append(suspect)
     if existing:
         SuspectChange.objects.filter(pk__in=[s.pk for s in existing.values()]).delete()
-    SuspectChange.objects.bulk_update(keep, ("score", "rank", "reasons"))
+    SuspectChange.objects.bulk_update(keep, ("score", "rank", "reasons", "confidence"))
     SuspectChange.objects.bulk_create(create)
     return sorted([*keep, *create], key=lambda suspect: suspect.rank)
 
@@ -371,8 +411,15 @@ def add_suspects(*, incident_id: int, changes: list[ChangeEvent]) -> int:
         scored = [item for item in scored if _rank_key(item[1][0], item[0]) < bar]
     SuspectChange.objects.bulk_create(
         [
-            SuspectChange(incident=incident, change=change, score=score, reasons=reasons, rank=0)
-            for change, (score, reasons) in scored
+            SuspectChange(
+                incident=incident,
+                change=change,
+                score=score,
+                reasons=reasons,
+                confidence=confidence,
+                rank=0,
+            )
+            for change, (score, reasons, confidence) in scored
         ],
         ignore_conflicts=True,  # suspects already: a redelivered task
     )

@@ -129,11 +129,24 @@ class SuspectChange(models.Model):
         CONFIRMED = "confirmed", "Confirmed cause"
         UNRELATED = "unrelated", "Not related"
 
+    class Confidence(models.TextChoices):
+        # A change of an incident component or of a direct dependency, in its environment,
+        # before the alarm or rolling out at it.
+        HIGH = "high", "High"
+        # A dependency two or three hops away, another environment, or the team's other
+        # components.
+        MEDIUM = "medium", "Medium"
+        # Only the time matches.
+        LOW = "low", "Low"
+
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="suspects")
     change = models.ForeignKey(ChangeEvent, on_delete=models.CASCADE, related_name="suspected_in")
     score = models.FloatField()
     rank = models.PositiveIntegerField()
     reasons = models.JSONField(default=list)
+    confidence = models.CharField(
+        max_length=6, choices=Confidence.choices, default=Confidence.LOW, blank=True
+    )
     verdict = models.CharField(
         max_length=10, choices=Verdict.choices, default=Verdict.UNREVIEWED, blank=True
     )

@@ -2,7 +2,7 @@
 postmortem Markdown. Pure functions of rows already loaded: no queries here."""
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -61,9 +61,20 @@ class BlindSpots:
 
 
 @dataclass(frozen=True)
+class Conclusion:
+    """What the suspects add up to, in words: `confidence` is the best tier's (high: likely
+    cause; medium: possible causes; low: no change of the incident's components or their
+    dependencies)."""
+
+    confidence: str
+    text: str
+
+
+@dataclass(frozen=True)
 class IncidentPage:
     incident: Incident
     components: list[IncidentComponent]
+    conclusion: Conclusion | None  # None until the incident has been correlated
     suspects: list[SuspectView]
     timeline: list[TimelineRow]
     blind_spots: BlindSpots
@@ -208,6 +219,27 @@ def describe_suspect(suspect: SuspectChange) -> str:
     if change.rolled_back_by_id:
         rest.append("rolled back since")
     return " · ".join([head, *rest])
+
+
+def conclusion(
+    incident: Incident, suspects: Sequence[SuspectChange], component_names: Sequence[str]
+) -> Conclusion | None:
+    """The page's and the API's first words about the suspects, once correlation has run."""
+    if incident.correlated_at is None:
+        return None
+    ranked = sorted(suspects, key=lambda suspect: suspect.rank)
+    confidences = {suspect.confidence for suspect in ranked}
+    if ranked and ranked[0].confidence == SuspectChange.Confidence.HIGH:
+        return Conclusion("high", f"Likely cause: {describe_suspect(ranked[0])}")
+    if confidences & {SuspectChange.Confidence.HIGH, SuspectChange.Confidence.MEDIUM}:
+        return Conclusion("medium", "Possible causes")
+    names = ", ".join(component_names) or "the incident's components"
+    source = incident.alert_source
+    window = source.window_minutes if source else 60
+    return Conclusion(
+        "low",
+        f"No change of {names} or its dependencies in the {window} minutes before the alarm",
+    )
 
 
 def lateness(suspect: SuspectChange) -> timedelta | None:

@@ -26,6 +26,7 @@ from incidents.presenters import (
     SuspectView,
     TimelineRow,
     change_event_text,
+    conclusion,
     describe_suspect,
     entry_text,
     lateness,
@@ -254,6 +255,11 @@ def incident_page(*, pk: int, now: datetime, url: str = "") -> IncidentPage | No
     page = IncidentPage(
         incident=incident,
         components=components,
+        conclusion=conclusion(
+            incident,
+            [view.suspect for view in suspects],
+            [component.name for component in components],
+        ),
         suspects=suspects,
         timeline=timeline,
         blind_spots=_blind_spots(incident, components, now),

@@ -1,9 +1,11 @@
 from typing import ClassVar
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from changes.api.serializers import ChangeEventSerializer
 from incidents.models import Incident, SuspectChange, TimelineEntry
+from incidents.presenters import conclusion
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
@@ -52,17 +54,34 @@ class SuspectChangeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SuspectChange
-        fields = ("rank", "score", "reasons", "verdict", "change")
+        fields = ("rank", "score", "confidence", "reasons", "verdict", "change")
         read_only_fields = fields
+
+
+class ConclusionSerializer(serializers.Serializer):
+    confidence = serializers.ChoiceField(choices=SuspectChange.Confidence.choices)
+    text = serializers.CharField()
 
 
 class IncidentDetailSerializer(IncidentSerializer):
     timeline = TimelineEntrySerializer(many=True, read_only=True)
+    conclusion = serializers.SerializerMethodField(
+        help_text="what the suspects add up to; null until correlation has run"
+    )
     suspects = SuspectChangeSerializer(many=True, read_only=True)
 
     class Meta(IncidentSerializer.Meta):
-        fields = (*IncidentSerializer.Meta.fields, "timeline", "suspects")
+        fields = (*IncidentSerializer.Meta.fields, "timeline", "conclusion", "suspects")
         read_only_fields = fields
+
+    @extend_schema_field(ConclusionSerializer(allow_null=True))
+    def get_conclusion(self, incident: Incident) -> dict | None:
+        said = conclusion(
+            incident,
+            list(incident.suspects.all()),
+            [component.name for component in incident.components.all()],
+        )
+        return None if said is None else {"confidence": said.confidence, "text": said.text}
 
 
 class IncidentStatusSerializer(serializers.Serializer):

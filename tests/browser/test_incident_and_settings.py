@@ -38,8 +38,9 @@ def test_open_an_incident_see_its_top_suspect_acknowledge_and_resolve(logged_in_
     page.click("nav >> text=Incidents")
     page.click("text=HighErrorRate")
     expect(page.locator("#suspects")).to_contain_text(
-        "payments-service v4.7.0 deployed 8 min before"
+        "Likely cause: payments-service v4.7.0 deployed 8 min before"
     )
+    expect(page.locator("#suspects .badge.confidence-high")).to_have_text("High confidence")
     screenshot(page, "incident")
 
     page.click("button:has-text('Acknowledge')")
@@ -50,6 +51,28 @@ def test_open_an_incident_see_its_top_suspect_acknowledge_and_resolve(logged_in_
     assert incident.status == Incident.Status.RESOLVED
     assert incident.resolved_by.get_username() == "oncall"
     screenshot(page, "incident-resolved")
+
+
+def test_an_incident_nothing_near_changed_says_so_before_its_low_suspects(logged_in_page: Page):
+    payments = ComponentFactory(name="payments-service", owner_team=None)
+    started = timezone.now() - timedelta(minutes=20)
+    incident = IncidentFactory(title="HighLatency", started_at=started, environment="production")
+    IncidentComponent.objects.create(incident=incident, name=payments.name, component=payments)
+    ChangeEventFactory(
+        component="search-api",
+        pipeline=DeploymentPipelineFactory(team=None),
+        occurred_at=started - timedelta(minutes=30),
+    )
+    correlation.correlate_incident(incident_id=incident.pk)
+
+    logged_in_page.goto(f"/incidents/{incident.pk}/")
+
+    suspects = logged_in_page.locator("#suspects")
+    expect(suspects.locator(".conclusion")).to_have_text(
+        "No change of payments-service or its dependencies in the 60 minutes before the alarm"
+    )
+    expect(suspects.locator(".badge.confidence-low")).to_have_text("Low confidence")
+    screenshot(logged_in_page, "incident-no-near-change")
 
 
 def test_team_admin_sets_up_a_github_pipeline(page: Page, transactional_db):

@@ -2,10 +2,12 @@
 environment, closeness; idempotent; late arrivals; constant query count."""
 
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from incidents import correlation
@@ -431,3 +433,130 @@ def test_a_later_report_of_a_suspect_ranks_it_afresh():
         .values_list("change_id", flat=True)
     )
     assert ranked == [closer.pk, running.pk]
+
+
+# --- Dependencies up to three hops, and confidence ----------------------------------------------
+
+
+def chain(*names: str, team=None):
+    """payments-service -> pgbouncer -> postgres-main: each depends on the next."""
+    components = [
+        ComponentFactory._meta.model.objects.filter(name=name).first()
+        or ComponentFactory(name=name, owner_team=team)
+        for name in names
+    ]
+    for source, target in pairwise(components):
+        source.depends_on.add(target)
+    return components
+
+
+def test_a_two_hop_dependency_outranks_a_same_team_sibling_and_names_its_path():
+    payments = TeamFactory()
+    platform = TeamFactory()
+    chain("payments-service", "pgbouncer", team=payments)
+    chain("pgbouncer", "postgres-main", team=platform)
+    ComponentFactory(name="payments-worker", owner_team=payments)
+    incident = incident_on("payments-service", source_team=payments)
+    ours = DeploymentPipelineFactory(team=payments)
+    sibling = change(2, "payments-worker", pipeline=ours)
+    database = change(20, "postgres-main", pipeline=DeploymentPipelineFactory(team=platform))
+
+    assert suspects(incident) == [database.pk, sibling.pk]
+    top = SuspectChange.objects.get(change=database)
+    assert top.reasons[0] == "payments-service → pgbouncer → postgres-main"
+    assert top.confidence == "medium"
+    assert SuspectChange.objects.get(change=sibling).confidence == "medium"
+
+
+def test_one_hop_above_two_above_three_and_no_further():
+    path = chain("payments-service", "pgbouncer", "postgres-main", "storage", "san")
+    incident = incident_on("payments-service")
+    by_hops = [change(5, component.name) for component in path[1:]]
+
+    ranked = suspects(incident)
+    assert ranked[:3] == [c.pk for c in by_hops[:3]]
+    four_hops = by_hops[3]
+    assert SuspectChange.objects.get(change=four_hops).reasons[0] != "san"
+    assert (
+        "payments-service depends on pgbouncer"
+        in SuspectChange.objects.get(change=by_hops[0]).reasons
+    )
+    assert SuspectChange.objects.get(change=by_hops[2]).reasons[0] == (
+        "payments-service → pgbouncer → postgres-main → storage"
+    )
+
+
+def test_dependency_cycles_end():
+    first, _, last = chain("payments-service", "pgbouncer", "postgres-main")
+    last.depends_on.add(first)
+    incident = incident_on("payments-service")
+    changed = change(5, "postgres-main")
+
+    assert suspects(incident) == [changed.pk]
+
+
+@pytest.mark.parametrize(
+    ("fields", "confidence"),
+    [
+        ({}, "high"),
+        ({"environment": "staging"}, "medium"),
+        ({"component": "unrelated-thing"}, "low"),
+    ],
+)
+def test_confidence_tiers(fields, confidence):
+    chain("payments-service", "pgbouncer")
+    incident = incident_on("payments-service")
+    suspect = change(5, **fields)
+
+    suspects(incident)
+    assert SuspectChange.objects.get(change=suspect).confidence == confidence
+
+
+def test_a_direct_dependency_before_the_alarm_is_high_and_one_after_it_medium():
+    chain("payments-service", "pgbouncer")
+    incident = incident_on("payments-service")
+    before, after = change(5, "pgbouncer"), change(-1, "pgbouncer")
+
+    suspects(incident)
+    assert SuspectChange.objects.get(change=before).confidence == "high"
+    assert SuspectChange.objects.get(change=after).confidence == "medium"
+
+
+def test_the_api_states_the_conclusion(client, user):
+    incident = incident_on("payments-service")
+    change(30, "unrelated-thing")
+    suspects(incident)
+    client.force_login(user)
+
+    body = client.get(f"/api/v1/incidents/{incident.pk}").json()
+
+    assert body["conclusion"] == {
+        "confidence": "low",
+        "text": "No change of payments-service or its dependencies in the 60 minutes before "
+        "the alarm",
+    }
+    assert body["suspects"][0]["confidence"] == "low"
+
+
+@pytest.mark.parametrize(
+    ("component", "said"),
+    [
+        ("payments-service", "Likely cause: payments-service"),
+        ("pgbouncer", "Possible causes"),
+        (
+            "unrelated-thing",
+            "No change of payments-service or its dependencies in the 60 minutes before the alarm",
+        ),
+    ],
+)
+def test_the_page_says_how_sure_it_is(logged_in_client, component, said):
+    chain("payments-service", "pgbouncer")
+    incident = incident_on("payments-service")
+    change(5, component, environment="staging" if component == "pgbouncer" else "production")
+    suspects(incident)
+
+    body = logged_in_client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+
+    assert said in body
+    confidence = SuspectChange.objects.get(incident=incident).confidence
+    assert f"{confidence.title()} confidence" in body
