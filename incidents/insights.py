@@ -40,13 +40,30 @@ MISSING: dict[Grouping, str] = {"team": NO_TEAM, "component": NO_COMPONENT}
 
 
 @dataclass(frozen=True)
+class TierAccuracy:
+    """Of `incidents` with a confirmed cause and at least one suspect of this confidence tier,
+    how many had the confirmed cause as that tier's top suspect (its best-ranked one)."""
+
+    confidence: str  # a SuspectChange.Confidence value
+    label: str
+    incidents: int
+    hits: int
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.incidents if self.incidents else 0.0
+
+
+@dataclass(frozen=True)
 class Accuracy:
-    """Of `incidents` with a confirmed cause, how many had it ranked first / in the top three."""
+    """Of `incidents` with a confirmed cause, how many had it ranked first / in the top three,
+    and per confidence tier (high, medium, low), how often that tier's top suspect was it."""
 
     label: str
     incidents: int
     hit1: int
     hit3: int
+    tiers: tuple[TierAccuracy, ...] = ()
 
     @property
     def hit1_rate(self) -> float:
@@ -124,6 +141,15 @@ def insights_report(*, now: datetime) -> Report:
             incidents=sum(row.incidents for row in by_team),
             hit1=sum(row.hit1 for row in by_team),
             hit3=sum(row.hit3 for row in by_team),
+            tiers=tuple(
+                TierAccuracy(
+                    confidence=tier.value,
+                    label=tier.label,
+                    incidents=sum(row.tiers[index].incidents for row in by_team),
+                    hits=sum(row.tiers[index].hits for row in by_team),
+                )
+                for index, tier in enumerate(SuspectChange.Confidence)
+            ),
         )
         if by_team
         else None
@@ -161,10 +187,20 @@ def insights_report(*, now: datetime) -> Report:
 
 def ranking_accuracy(*, since: datetime) -> list[Accuracy]:
     """hit@1 and hit@3 per team (the incident's team), over incidents that started since
-    `since` with at least one suspect confirmed as the cause. One query."""
+    `since` with at least one suspect confirmed as the cause, and per confidence tier how
+    often the tier's top suspect was the confirmed cause. One query."""
     confirmed = SuspectChange.objects.filter(
         incident=OuterRef("pk"), verdict=SuspectChange.Verdict.CONFIRMED
     )
+    tiers = {}
+    for tier in SuspectChange.Confidence:
+        of_tier = SuspectChange.objects.filter(incident=OuterRef("pk"), confidence=tier)
+        better_of_tier = SuspectChange.objects.filter(
+            incident=OuterRef("incident"), confidence=tier, rank__lt=OuterRef("rank")
+        )
+        tier_top_confirmed = confirmed.filter(confidence=tier).exclude(Exists(better_of_tier))
+        tiers[f"{tier.value}_incidents"] = Count("id", filter=Q(Exists(of_tier)))
+        tiers[f"{tier.value}_hits"] = Count("id", filter=Q(Exists(tier_top_confirmed)))
     rows = (
         Incident.objects.filter(started_at__gte=since)
         .filter(Exists(confirmed))
@@ -173,6 +209,7 @@ def ranking_accuracy(*, since: datetime) -> list[Accuracy]:
             incidents=Count("id"),
             hit1=Count("id", filter=Q(Exists(confirmed.filter(rank=1)))),
             hit3=Count("id", filter=Q(Exists(confirmed.filter(rank__lte=3)))),
+            **tiers,
         )
         .order_by("team__name", "team__slug")
     )
@@ -182,6 +219,15 @@ def ranking_accuracy(*, since: datetime) -> list[Accuracy]:
             incidents=row["incidents"],
             hit1=row["hit1"],
             hit3=row["hit3"],
+            tiers=tuple(
+                TierAccuracy(
+                    confidence=tier.value,
+                    label=tier.label,
+                    incidents=row[f"{tier.value}_incidents"],
+                    hits=row[f"{tier.value}_hits"],
+                )
+                for tier in SuspectChange.Confidence
+            ),
         )
         for row in rows
     ]

@@ -9,7 +9,11 @@ from teams.models import Component, Team
 
 
 class Incident(models.Model):
-    """An alert that needs a human. `alias` deduplicates: one open incident per source and alias."""
+    """Alerts that need a human: the first alert, and those of its storm that joined it.
+
+    `alias`, `title` and `severity` start as the first alert's; each alert keeps its own (Alert),
+    and the title and severity follow the alerts that join ("HighErrorRate and 11 more").
+    """
 
     class Status(models.TextChoices):
         TRIGGERED = "triggered", "Triggered"
@@ -35,6 +39,8 @@ class Incident(models.Model):
     started_at = models.DateTimeField()
     last_alert_at = models.DateTimeField()
     repeat_count = models.PositiveIntegerField(default=0)
+    # How many alerts the incident holds (its first included): the list shows it without a query.
+    alert_count = models.PositiveIntegerField(default=1)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -49,14 +55,6 @@ class Incident(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = (
-            # Two alerts of one alias arriving at the same instant must still make one incident.
-            models.UniqueConstraint(
-                fields=("alert_source", "alias"),
-                condition=models.Q(status__in=("triggered", "acknowledged")) & ~models.Q(alias=""),
-                name="uniq_open_incident_per_source_alias",
-            ),
-        )
         indexes = (
             models.Index(fields=("status", "-started_at"), name="incident_status_started_idx"),
             models.Index(fields=("alert_source", "alias"), name="incident_source_alias_idx"),
@@ -69,6 +67,51 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+
+class Alert(models.Model):
+    """One alarm of an incident, with its own alias, title, severity and status.
+
+    `alias` deduplicates: one firing alert per source and alias, whichever incident holds it.
+    Its repeats and its resolve act on it alone; the incident resolves when all have resolved.
+    """
+
+    class Status(models.TextChoices):
+        TRIGGERED = "triggered", "Firing"
+        RESOLVED = "resolved", "Resolved"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alerts")
+    alert_source = models.ForeignKey(
+        AlertSource, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    alias = models.CharField(max_length=255, blank=True)
+    title = models.CharField(max_length=500)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.HIGH)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.TRIGGERED)
+    started_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("started_at", "id")
+        constraints = (
+            # Two alerts of one alias arriving at the same instant must still make one alert.
+            models.UniqueConstraint(
+                fields=("alert_source", "alias"),
+                condition=models.Q(status="triggered") & ~models.Q(alias=""),
+                name="uniq_firing_alert_per_source_alias",
+            ),
+        )
+        indexes = (
+            models.Index(fields=("alert_source", "alias"), name="alert_source_alias_idx"),
+            models.Index(fields=("incident", "started_at"), name="alert_incident_started_idx"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.alias or self.title} ({self.status})"
+
+    @property
+    def is_firing(self) -> bool:
+        return self.status == self.Status.TRIGGERED
 
 
 class IncidentComponent(models.Model):
@@ -95,6 +138,8 @@ class TimelineEntry(models.Model):
 
     class Kind(models.TextChoices):
         ALERT = "alert", "Alert"
+        JOINED = "joined", "Alert joined"  # another alert of the storm joined the incident
+        ALERT_RESOLVED = "alert_resolved", "Alert resolved"  # one of several alerts recovered
         REPEAT = "repeat", "Repeat"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         RESOLVED = "resolved", "Resolved"

@@ -5,6 +5,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from changes.models import ChangeEvent
 from common.times import duration_words, minutes_words
@@ -17,11 +18,32 @@ LATE_AFTER = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
+class Link:
+    href: str  # http(s) only
+    text: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What an engineer acts on, from the change row alone (no query): the version, the commit
+    (linked when the producer told us where it lives), the producer's links, who, and the
+    description's first line."""
+
+    version: str
+    commit: str
+    commit_url: str  # "" when nothing says where the commit lives
+    links: list[Link]
+    actor: str
+    description_line: str  # "" when it says nothing the summary does not
+
+
+@dataclass(frozen=True)
 class SuspectView:
     suspect: SuspectChange
     sentence: str
     late_by: timedelta | None  # received_at - occurred_at, when over LATE_AFTER
     late_text: str  # "14 min", or "" when it was not late
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +264,85 @@ def conclusion(
     )
 
 
+# A commit id, as GitHub and GitLab accept it in a URL path: hex only, so nothing else rides in.
+_COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+LINKS_SHOWN = 5
+DESCRIPTION_LINE_LENGTH = 200
+
+
+def _safe_href(url: object) -> str:
+    text = str(url or "").strip()
+    return text if urlsplit(text).scheme.lower() in {"http", "https"} else ""
+
+
+def commit_url(change: ChangeEvent) -> str:
+    """Where the change's commit can be read, or "": a GitLab "Commit" link as the producer
+    sent it; a GitHub pipeline's `metadata.repository` ("owner/repo"); or a repository URL on
+    github.com or a GitLab host (Argo CD's repoURL, Jenkins' SCM URL). Needs the pipeline
+    loaded with the change (the incident page selects it)."""
+    for link in change.links or ():
+        if isinstance(link, dict) and str(link.get("text", "")).strip().lower() == "commit":
+            href = _safe_href(link.get("href"))
+            if href:
+                return href
+    if not _COMMIT.match(change.commit or ""):
+        return ""
+    metadata = change.metadata if isinstance(change.metadata, dict) else {}
+    repository = str(metadata.get("repository") or "").strip()
+    pipeline = change.pipeline if change.pipeline_id else None
+    if (
+        pipeline is not None
+        and pipeline.kind == DeploymentPipeline.Kind.GITHUB
+        and _REPOSITORY.match(repository)
+    ):
+        return f"https://github.com/{repository}/commit/{change.commit}"
+    parts = urlsplit(_safe_href(repository))
+    host = (parts.hostname or "").lower()
+    path = parts.path.rstrip("/").removesuffix(".git")
+    if not path.strip("/") or parts.query or parts.fragment:
+        return ""
+    base = f"{parts.scheme}://{parts.netloc}{path}"
+    if host == "github.com":
+        return f"{base}/commit/{change.commit}"
+    if host.startswith("gitlab.") or host == "gitlab.com":
+        return f"{base}/-/commit/{change.commit}"
+    return ""
+
+
+def _first_line(text: str) -> str:
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line:
+            if len(line) > DESCRIPTION_LINE_LENGTH:
+                return line[: DESCRIPTION_LINE_LENGTH - 1] + "…"
+            return line
+    return ""
+
+
+def evidence(change: ChangeEvent) -> Evidence:
+    """The suspect card's evidence: pure, from the row and its selected pipeline and author."""
+    url = commit_url(change)
+    links = []
+    for link in change.links or ():
+        if not isinstance(link, dict):
+            continue
+        href = _safe_href(link.get("href"))
+        if not href or href == url:
+            continue
+        text = str(link.get("text") or "").strip() or urlsplit(href).hostname or "link"
+        links.append(Link(href=href, text=text[:80]))
+    line = _first_line(change.description)
+    return Evidence(
+        version=change.version,
+        commit=change.commit,
+        commit_url=url,
+        links=links[:LINKS_SHOWN],
+        actor=_actor(change),
+        description_line="" if line == change.summary.strip() else line,
+    )
+
+
 def lateness(suspect: SuspectChange) -> timedelta | None:
     """How long after it happened the change reached us, when that is over a minute."""
     late = suspect.change.received_at - suspect.change.occurred_at
@@ -264,6 +365,8 @@ def entry_text(entry: TimelineEntry, incident: Incident) -> str:
         return f"Alert from {actor}: {entry.data.get('title') or incident.title}"
     if entry.kind == TimelineEntry.Kind.REPEAT:
         return f"Alert repeated ({actor})"
+    if entry.kind in (TimelineEntry.Kind.JOINED, TimelineEntry.Kind.ALERT_RESOLVED):
+        return f"{entry.data.get('text', '')} ({actor})"
     if entry.kind == TimelineEntry.Kind.NOTE:
         return f"{actor}: {entry.data.get('text', '')}"
     if entry.kind == TimelineEntry.Kind.VERDICT:
@@ -302,6 +405,15 @@ def _names(items: Iterable[str]) -> str:
     return ", ".join(_md(item) for item in items) or "none"
 
 
+def component_label(row: IncidentComponent) -> str:
+    """The catalog's name with the alias the alert used: 'payments-service (alias
+    payments-prod)'; the name as sent when it is not catalogued. Needs `component` loaded."""
+    catalogued = row.component.name if row.component_id and row.component else ""
+    if catalogued and catalogued != row.name:
+        return f"{catalogued} (alias {row.name})"
+    return row.name
+
+
 def postmortem_markdown(page: IncidentPage, *, url: str = "") -> str:
     """The incident as Markdown for a postmortem document. Plain text: the template escapes it."""
     incident, spots = page.incident, page.blind_spots
@@ -312,7 +424,7 @@ def postmortem_markdown(page: IncidentPage, *, url: str = "") -> str:
         f"{incident.get_severity_display()}",
         f"- **Source:** {_md(incident.alert_source.name if incident.alert_source else '—')}"
         f" · **Team:** {_md(incident.team.name if incident.team else '—')}",
-        f"- **Components:** {_names(row.name for row in page.components)}",
+        f"- **Components:** {_names(component_label(row) for row in page.components)}",
         f"- **Started:** {_utc(incident.started_at)}",
     ]
     if incident.acknowledged_at:
@@ -325,12 +437,20 @@ def postmortem_markdown(page: IncidentPage, *, url: str = "") -> str:
     confirmed = [s for s in page.suspects if s.suspect.verdict == SuspectChange.Verdict.CONFIRMED]
     lines += ["", "## Cause", ""]
     lines += [f"- Confirmed: {_md(s.sentence)}" for s in confirmed] or ["- Not confirmed yet."]
+    if page.conclusion is not None:
+        lines.append(
+            f"- Whatchanged's conclusion ({page.conclusion.confidence} confidence): "
+            f"{_md(page.conclusion.text)}"
+        )
     lines += ["", "## Suspect changes", ""]
     for view in page.suspects[:10]:
         verdict = (
             f" — **{view.suspect.get_verdict_display().lower()}**" if view.suspect.verdict else ""
         )
-        lines.append(f"{view.suspect.rank}. {_md(view.sentence)}{verdict}")
+        confidence = view.suspect.get_confidence_display().lower()
+        lines.append(
+            f"{view.suspect.rank}. {_md(view.sentence)} ({confidence} confidence){verdict}"
+        )
     if not page.suspects:
         lines.append("No changes in the correlation window.")
     lines += ["", "## Timeline", "", "| Time | Event | Type |", "|---|---|---|"]

@@ -17,8 +17,13 @@ from changes import selectors as change_selectors
 from changes.models import ChangeEvent
 from common.pagination import KeysetPage, keyset_page
 from common.times import duration_words
-from incidents.correlation import DEFAULT_SKEW_MINUTES, DEFAULT_WINDOW_MINUTES
-from incidents.models import Incident, IncidentComponent, SuspectChange, TimelineEntry
+from incidents.correlation import (
+    DEFAULT_SKEW_MINUTES,
+    DEFAULT_WINDOW_MINUTES,
+    MAX_HOPS,
+    dependency_paths,
+)
+from incidents.models import Alert, Incident, IncidentComponent, SuspectChange, TimelineEntry
 from incidents.presenters import (
     BlindSpots,
     IncidentPage,
@@ -29,6 +34,7 @@ from incidents.presenters import (
     conclusion,
     describe_suspect,
     entry_text,
+    evidence,
     lateness,
     postmortem_markdown,
 )
@@ -44,7 +50,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def incident_list() -> QuerySet[Incident]:
     """Incidents with what the API lists beside them."""
-    return Incident.objects.select_related("alert_source", "team").prefetch_related("components")
+    return Incident.objects.select_related("alert_source", "team").prefetch_related(
+        "components", Prefetch("alerts", queryset=Alert.objects.select_related("alert_source"))
+    )
 
 
 def incident_detail() -> QuerySet[Incident]:
@@ -52,6 +60,7 @@ def incident_detail() -> QuerySet[Incident]:
         "alert_source", "team", "acknowledged_by", "resolved_by"
     ).prefetch_related(
         "components",
+        Prefetch("alerts", queryset=Alert.objects.select_related("alert_source")),
         "timeline__user",
         Prefetch(
             "suspects",
@@ -227,6 +236,10 @@ def incident_page(*, pk: int, now: datetime, url: str = "") -> IncidentPage | No
     )
     if incident is None:
         return None
+    if incident.alert_count > 1:  # a storm lists its alerts: one query, however many
+        prefetch_related_objects(
+            [incident], Prefetch("alerts", queryset=Alert.objects.select_related("alert_source"))
+        )
     components = list(incident.components.all())
     entries = list(incident.timeline.all())
     suspects = [_suspect_view(suspect) for suspect in incident.suspects.all()]
@@ -282,6 +295,7 @@ def _suspect_view(suspect: SuspectChange) -> SuspectView:
         sentence=describe_suspect(suspect),
         late_by=late_by,
         late_text=duration_words(late_by) if late_by else "",
+        evidence=evidence(suspect.change),
     )
 
 
@@ -378,17 +392,91 @@ RECENT_ON_COMPONENT = 30
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """A component reached through the catalog's dependencies, and the path of names to it
+    from the page's component (its first or last name is the page's)."""
+
+    name: str
+    slug: str
+    path: tuple[str, ...]
+
+    @property
+    def hops(self) -> int:
+        return len(self.path) - 1
+
+    @property
+    def path_text(self) -> str:
+        return " → ".join(self.path)
+
+
+@dataclass(frozen=True)
 class ComponentPage:
     component: Component
     changes: list[ChangeEvent]
     incidents: list[Incident]
+    depends_on: list[Dependency]  # what it needs, up to MAX_HOPS away: nearest first
+    depended_on_by: list[Dependency]  # what needs it, up to MAX_HOPS away: nearest first
+
+
+def dependent_paths(
+    components: list[Component], edges: list[tuple[int, int, str]]
+) -> dict[int, tuple[str, ...]]:
+    """The reverse of incidents.correlation.dependency_paths: what depends on the components,
+    up to MAX_HOPS away, each by its shortest path of names ending at one of them
+    ("checkout-web → payments-service → postgres-main"). `edges` are (from id, to id, from
+    name) rows of the catalog's dependencies; cycles end where a component was reached."""
+    needed_by: dict[int, list[tuple[int, str]]] = {}
+    for source, target, name in edges:
+        needed_by.setdefault(target, []).append((source, name))
+    seen = {component.pk for component in components}
+    frontier = {component.pk: (component.name,) for component in components}
+    paths: dict[int, tuple[str, ...]] = {}
+    for _ in range(MAX_HOPS):
+        reached: dict[int, tuple[str, ...]] = {}
+        for target, path in sorted(frontier.items(), key=lambda item: item[1]):
+            for source, name in needed_by.get(target, ()):
+                if source not in seen and source not in reached:
+                    reached[source] = (name, *path)
+        seen.update(reached)
+        paths.update(reached)
+        frontier = reached
+    return paths
+
+
+def _dependencies(component: Component) -> tuple[list[Dependency], list[Dependency]]:
+    """Both directions, transitively, in two queries whatever the catalog's size: the one
+    dependency_paths makes, and the catalog's edges with names and slugs for the reverse."""
+    edges = list(
+        Component.depends_on.through.objects.values_list(
+            "from_component_id",
+            "to_component_id",
+            "from_component__name",
+            "from_component__slug",
+            "to_component__slug",
+        )
+    )
+    slugs = {source: slug for source, _, _, slug, _ in edges}
+    slugs.update({target: slug for _, target, _, _, slug in edges})
+
+    def listed(paths: dict[int, tuple[str, ...]], name_at: int) -> list[Dependency]:
+        rows = [
+            Dependency(name=path[name_at], slug=slugs.get(pk, ""), path=path)
+            for pk, path in paths.items()
+        ]
+        return sorted(rows, key=lambda row: (row.hops, row.name.lower()))
+
+    named = [(source, target, name) for source, target, name, *_ in edges]
+    depends_on = listed(dependency_paths([component]), -1)
+    depended_on_by = listed(dependent_paths([component], named), 0)
+    return depends_on, depended_on_by
 
 
 def component_page(*, slug: str) -> ComponentPage | None:
-    """A catalog component with its latest changes and incidents (aliases included)."""
+    """A catalog component with its latest changes and incidents (aliases included), and
+    what it depends on and what depends on it, both transitively."""
     component = (
         Component.objects.select_related("owner_team")
-        .prefetch_related("aliases", "depends_on", "dependents")
+        .prefetch_related("aliases")
         .filter(slug=slug)
         .first()
     )
@@ -404,4 +492,11 @@ def component_page(*, slug: str) -> ComponentPage | None:
         .filter(components__component=component)
         .prefetch_related("components")[:RECENT_ON_COMPONENT]
     )
-    return ComponentPage(component=component, changes=changes, incidents=incidents)
+    depends_on, depended_on_by = _dependencies(component)
+    return ComponentPage(
+        component=component,
+        changes=changes,
+        incidents=incidents,
+        depends_on=depends_on,
+        depended_on_by=depended_on_by,
+    )

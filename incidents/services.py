@@ -17,9 +17,16 @@ from django.utils import timezone
 
 from changes.models import ChangeEvent
 from common.exceptions import DomainError
-from incidents import tasks
+from incidents import grouping, tasks
 from incidents.adapters.base import AlertAction, CanonicalAlert
-from incidents.models import AlertReceipt, Incident, IncidentComponent, SuspectChange, TimelineEntry
+from incidents.models import (
+    Alert,
+    AlertReceipt,
+    Incident,
+    IncidentComponent,
+    SuspectChange,
+    TimelineEntry,
+)
 from incidents.presenters import change_name
 from pipelines.deliveries import record_delivery
 from pipelines.exceptions import ReplayedSignature
@@ -34,6 +41,7 @@ class Outcome(StrEnum):
     """What an alert did, as the ingest answer says it."""
 
     RAISED = "raised"
+    GROUPED = "grouped"  # joined an open incident of its storm
     REPEAT = "repeat"
     REOPENED = "reopened"
     ACKNOWLEDGED = "acknowledged"
@@ -81,8 +89,12 @@ def process_alerts(
     """Apply a producer's alerts to the source's incidents, in order, in one transaction.
 
     `signature`, for signed webhooks, is remembered in the same transaction: the same signed
-    request twice raises ReplayedSignature and changes nothing.
+    request twice raises ReplayedSignature and changes nothing. A source that groups alerts
+    applies them one request at a time (grouping.serialise_grouping), so a storm arriving at
+    once still becomes one incident.
     """
+    if source.grouping_minutes and any(alert.action != AlertAction.RESOLVE for alert in alerts):
+        grouping.serialise_grouping()
     if signature:
         try:
             with transaction.atomic():
@@ -130,13 +142,14 @@ def _apply(source: AlertSource, alert: CanonicalAlert, received_at: datetime) ->
         return _trigger(source, alert, received_at, severity=Severity.MEDIUM)
     if alert.action == AlertAction.TRIGGER:
         return _trigger(source, alert, received_at)
-    incident = _open_incident(source, alert.alias)
-    if incident is None:
+    firing = _firing_alert(source, alert.alias)
+    if firing is None:
         return AlertResult(None, Outcome.IGNORED, f"no open incident with alias {alert.alias!r}")
+    incident = _locked(firing.incident)
     actor = Actor.of_source(source)
     at = alert.occurred_at or received_at
     if alert.action == AlertAction.RESOLVE:
-        _resolve(incident, actor=actor, at=at, rule="source recovered")
+        _resolve_alert(incident, firing, actor=actor, at=at)
         return AlertResult(incident, Outcome.RESOLVED)
     _acknowledge(incident, actor=actor, at=at)
     return AlertResult(incident, Outcome.ACKNOWLEDGED)
@@ -145,49 +158,128 @@ def _apply(source: AlertSource, alert: CanonicalAlert, received_at: datetime) ->
 def _trigger(
     source: AlertSource, alert: CanonicalAlert, received_at: datetime, severity: str = ""
 ) -> AlertResult:
-    incident = _open_incident(source, alert.alias)
-    if incident is not None:
-        return _repeat(incident, source, alert, received_at)
+    firing = _firing_alert(source, alert.alias)
+    if firing is not None:
+        return _repeat(_locked(firing.incident), source, alert, received_at)
     # The reopen window counts from when the alert arrives: a flapping alarm stays one incident.
     reopenable = _reopenable(source, alert.alias, received_at)
     if reopenable is not None:
-        reopen_incident(incident=reopenable, actor=Actor.of_source(source), at=received_at)
-        return AlertResult(reopenable, Outcome.REOPENED)
+        incident = reopen_incident(
+            incident=reopenable.incident,
+            actor=Actor.of_source(source),
+            at=received_at,
+            alerts=[reopenable],
+        )
+        return AlertResult(incident, Outcome.REOPENED)
     started_at = alert.occurred_at or received_at
-    try:
-        with transaction.atomic():
-            incident = _create(source, alert, started_at, severity or alert.severity)
-    except IntegrityError:
-        # Two alerts of one alias at the same instant: the partial unique index let one
-        # create the incident; this one waited for it and is its repeat.
-        incident = _open_incident(source, alert.alias)
-        if incident is None:
-            raise
-        return _repeat(incident, source, alert, received_at)
-    _hand_to_correlation(incident.pk)
-    return AlertResult(incident, Outcome.RAISED)
-
-
-def _create(
-    source: AlertSource, alert: CanonicalAlert, started_at: datetime, severity: str
-) -> Incident:
+    severity = severity or alert.severity or source.default_severity
     names = [normalise_component_name(name) for name in alert.components]
     names = list(dict.fromkeys(name for name in names if name)) or [
         normalise_component_name(name) for name in source.default_components
     ]
+    names = [name for name in names if name]
     catalog = resolve_components(names)
+    team = _team(source, alert, [catalog.get(name) for name in names])
+    storm = None
+    if alert.event_type != "test":  # Settings' test alert never joins a real incident
+        storm = grouping.incident_to_join(
+            source=source,
+            names=names,
+            component_ids=[component.pk for component in catalog.values() if component],
+            team=team,
+            started_at=started_at,
+        )
+    try:
+        with transaction.atomic():
+            if storm is not None:
+                added = _join(storm, source, alert, started_at, received_at, severity, catalog)
+            else:
+                incident = _create(source, alert, started_at, severity, names, catalog, team)
+    except IntegrityError:
+        # Two alerts of one alias at the same instant: the partial unique index let one
+        # create its alert; this one waited for it and is its repeat.
+        firing = _firing_alert(source, alert.alias)
+        if firing is None:
+            raise
+        return _repeat(_locked(firing.incident), source, alert, received_at)
+    if storm is not None:
+        if added:  # the storm reached another component: its suspects may have changed
+            _hand_to_correlation(storm.pk)
+        return AlertResult(storm, Outcome.GROUPED)
+    _hand_to_correlation(incident.pk)
+    return AlertResult(incident, Outcome.RAISED)
+
+
+def _join(
+    incident: Incident,
+    source: AlertSource,
+    alert: CanonicalAlert,
+    started_at: datetime,
+    received_at: datetime,
+    severity: str,
+    catalog: Mapping[str, Any],
+) -> bool:
+    """Add an alert to an open incident of its storm; True when it brought new components."""
+    title = alert.title or alert.alias
+    Alert.objects.create(
+        incident=incident,
+        alert_source=source,
+        alias=alert.alias,
+        title=title,
+        severity=severity,
+        started_at=started_at,
+    )
+    known = set(incident.components.values_list("name", flat=True))
+    added = [name for name in catalog if name not in known]
+    IncidentComponent.objects.bulk_create(
+        IncidentComponent(incident=incident, name=name, component=catalog.get(name))
+        for name in added
+    )
+    fields = grouping.follow_alerts(incident)
+    incident.last_alert_at = max(incident.last_alert_at, received_at)
+    incident.save(update_fields=(*fields, "last_alert_at"))
+    _timeline(
+        incident,
+        TimelineEntry.Kind.JOINED,
+        Actor.of_source(source),
+        received_at,
+        alert,
+        alias=alert.alias,
+        severity=severity,
+        text=f"{title} joined",
+    )
+    return bool(added)
+
+
+def _create(
+    source: AlertSource,
+    alert: CanonicalAlert,
+    started_at: datetime,
+    severity: str,
+    names: list[str],
+    catalog: Mapping[str, Any],
+    team: Team | None,
+) -> Incident:
     incident = Incident.objects.create(
         title=alert.title or alert.alias,
         description=alert.description,
-        severity=severity or source.default_severity,
+        severity=severity,
         alias=alert.alias,
         alert_source=source,
-        team=_team(source, alert, [catalog.get(name) for name in names]),
+        team=team,
         environment=alert.environment,
         tags=list(alert.tags)[:50],
         links=[dict(link) for link in alert.links],
         started_at=started_at,
         last_alert_at=started_at,
+    )
+    Alert.objects.create(
+        incident=incident,
+        alert_source=source,
+        alias=alert.alias,
+        title=incident.title,
+        severity=severity,
+        started_at=started_at,
     )
     IncidentComponent.objects.bulk_create(
         IncidentComponent(incident=incident, name=name, component=catalog.get(name))
@@ -220,24 +312,27 @@ def _repeat(
     return AlertResult(incident, Outcome.REPEAT)
 
 
-def _open_incident(source: AlertSource, alias: str) -> Incident | None:
+def _firing_alert(source: AlertSource, alias: str) -> Alert | None:
     # Locked: the alias's alerts are applied one at a time, whatever process receives them.
     return (
-        Incident.objects.select_for_update()
-        .filter(alert_source=source, alias=alias, status__in=Incident.OPEN_STATUSES)
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("incident")
+        .filter(alert_source=source, alias=alias, status=Alert.Status.TRIGGERED)
         .first()
     )
 
 
-def _reopenable(source: AlertSource, alias: str, at: datetime) -> Incident | None:
+def _reopenable(source: AlertSource, alias: str, at: datetime) -> Alert | None:
+    """The alias's alert of a recently resolved incident, which a new alert reopens."""
     if not source.reopen_window_minutes:
         return None
     since = at - timedelta(minutes=source.reopen_window_minutes)
     return (
-        Incident.objects.select_for_update()
-        .filter(alert_source=source, alias=alias, status=Incident.Status.RESOLVED)
-        .filter(resolved_at__gte=since)
-        .order_by("-resolved_at")
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("incident")
+        .filter(alert_source=source, alias=alias, incident__status=Incident.Status.RESOLVED)
+        .filter(incident__resolved_at__gte=since)
+        .order_by("-incident__resolved_at", "-id")
         .first()
     )
 
@@ -278,9 +373,33 @@ def _acknowledge(incident: Incident, *, actor: Actor, at: datetime) -> None:
     _timeline(incident, TimelineEntry.Kind.ACKNOWLEDGED, actor, at)
 
 
+def _resolve_alert(incident: Incident, alert: Alert, *, actor: Actor, at: datetime) -> None:
+    """The source says one alarm recovered: that alert resolves, and the incident with it when
+    none of its alerts is still firing."""
+    alert.status = Alert.Status.RESOLVED
+    alert.resolved_at = max(at, alert.started_at)
+    alert.save(update_fields=("status", "resolved_at"))
+    if not incident.alerts.filter(status=Alert.Status.TRIGGERED).exists():
+        _resolve(incident, actor=actor, at=at, rule="source recovered")
+        return
+    incident.save(update_fields=grouping.follow_alerts(incident))
+    _timeline(
+        incident,
+        TimelineEntry.Kind.ALERT_RESOLVED,
+        actor,
+        alert.resolved_at,
+        alias=alert.alias,
+        text=f"{alert.title} resolved",
+    )
+
+
 def _resolve(incident: Incident, *, actor: Actor, at: datetime, rule: str = "") -> None:
     if incident.status == Incident.Status.RESOLVED:
         return
+    # A person or the quiet period resolves the incident: every alert still firing with it.
+    incident.alerts.filter(status=Alert.Status.TRIGGERED).update(
+        status=Alert.Status.RESOLVED, resolved_at=max(at, incident.started_at)
+    )
     incident.status = Incident.Status.RESOLVED
     incident.resolved_at = max(at, incident.started_at)
     incident.resolved_by = actor.user
@@ -312,18 +431,37 @@ def resolve_incident(*, incident: Incident, actor: Actor, rule: str = "") -> Inc
 
 
 @transaction.atomic
-def reopen_incident(*, incident: Incident, actor: Actor, at: datetime | None = None) -> Incident:
-    """Reopen a resolved incident. Idempotent; the alias's new alerts then repeat on it."""
+def reopen_incident(
+    *,
+    incident: Incident,
+    actor: Actor,
+    at: datetime | None = None,
+    alerts: list[Alert] | None = None,
+) -> Incident:
+    """Reopen a resolved incident. Idempotent; the alias's new alerts then repeat on it.
+
+    `alerts` fire again (an alarm that came back reopens with its own alert only); a person's
+    reopen fires each alias's latest alert again. Raises IncidentStateError when one of those
+    aliases fires on another incident.
+    """
     incident = _locked(incident)
     if incident.status != Incident.Status.RESOLVED:
         return incident
-    twin = Incident.objects.filter(
-        alert_source=incident.alert_source_id,
-        alias=incident.alias,
-        status__in=Incident.OPEN_STATUSES,
+    if alerts is None:
+        latest: dict[tuple[int | None, str], Alert] = {}
+        for alert in incident.alerts.order_by("started_at", "id"):
+            latest[(alert.alert_source_id, alert.alias or f"#{alert.pk}")] = alert
+        alerts = list(latest.values())
+    for alert in alerts:
+        twin = Alert.objects.filter(
+            alert_source=alert.alert_source_id, alias=alert.alias, status=Alert.Status.TRIGGERED
+        ).exclude(pk=alert.pk)
+        if alert.alias and twin.exists():
+            raise IncidentStateError("Another incident with this alias is open; use that one.")
+    Alert.objects.filter(pk__in=[alert.pk for alert in alerts]).update(
+        status=Alert.Status.TRIGGERED, resolved_at=None
     )
-    if incident.alias and twin.exists():
-        raise IncidentStateError("Another incident with this alias is open; use that one.")
+    incident.save(update_fields=grouping.follow_alerts(incident))
     incident.status = Incident.Status.TRIGGERED
     incident.resolved_at = None
     incident.resolved_by = None
@@ -426,9 +564,12 @@ def apply_retention(*, now: datetime | None = None) -> dict[str, int]:
         "changes": ChangeEvent.objects.filter(
             occurred_at__lt=now - timedelta(days=days["changes"])
         ).delete()[0],
+        # Incidents only: their alerts, timeline and suspects go with them.
         "incidents": Incident.objects.filter(
             status=Incident.Status.RESOLVED, resolved_at__lt=now - timedelta(days=days["incidents"])
-        ).delete()[0],
+        )
+        .delete()[1]
+        .get(Incident._meta.label, 0),
         "deliveries": Delivery.objects.filter(
             received_at__lt=now - timedelta(days=days["deliveries"])
         ).delete()[0],

@@ -54,6 +54,10 @@ class AlertSourceEntry(PipelineEntry):
     reopen_window_minutes = serializers.IntegerField(
         min_value=0, max_value=7 * 24 * 60, required=False
     )
+    # Empty (null): the kind's default, 10 minutes, 0 (off) for the incidents API.
+    group_window_minutes = serializers.IntegerField(
+        min_value=0, max_value=24 * 60, required=False, allow_null=True
+    )
     timestamp_tolerance_seconds = serializers.IntegerField(
         min_value=1, max_value=24 * 3600, required=False
     )

@@ -118,6 +118,7 @@ class AlertSourceForm(PipelineForm):
             "skew_minutes",
             "quiet_period_minutes",
             "reopen_window_minutes",
+            "group_window_minutes",
             "timestamp_tolerance_seconds",
             "auto_confirm_subscriptions",
             "environments",
@@ -128,6 +129,7 @@ class AlertSourceForm(PipelineForm):
             "skew_minutes": "Clock skew allowed (minutes after)",
             "quiet_period_minutes": "Auto-resolve after this many quiet minutes",
             "reopen_window_minutes": "Reopen instead of a new incident within (minutes)",
+            "group_window_minutes": "Group alerts into an open incident within (minutes)",
             "timestamp_tolerance_seconds": "Signed timestamp tolerance (seconds)",
             "insufficient_data": "CloudWatch INSUFFICIENT_DATA",
         }
@@ -136,6 +138,16 @@ class AlertSourceForm(PipelineForm):
         super().__init__(*args, user=user, **kwargs)
         del self.fields["branches"]
         # Correlation looks at most a day around an incident (incidents.correlation).
-        for name in ("window_minutes", "skew_minutes", "reopen_window_minutes"):
+        self.fields["group_window_minutes"].help_text = (
+            "An alert whose components meet an open incident's of the same team, started this "
+            "long before, joins it. Empty: 10 for sources that send alerts, 0 (off) for the "
+            "incidents API."
+        )
+        for name in (
+            "window_minutes",
+            "skew_minutes",
+            "reopen_window_minutes",
+            "group_window_minutes",
+        ):
             self.fields[name].validators.append(MaxValueValidator(24 * 60))
             self.fields[name].widget.attrs["max"] = 24 * 60

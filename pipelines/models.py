@@ -109,10 +109,33 @@ class AlertSource(Integration):
     quiet_period_minutes = models.PositiveIntegerField(null=True, blank=True)
     # An alert this soon after resolution reopens the incident instead of opening a new one.
     reopen_window_minutes = models.PositiveIntegerField(default=0)
+    # An alert whose components meet those of an open incident of the same team that started
+    # this many minutes before joins it. Empty: the kind's default (GROUP_WINDOW_DEFAULTS).
+    group_window_minutes = models.PositiveIntegerField(null=True, blank=True)
     # How far a signed request's timestamp may be from our clock.
     timestamp_tolerance_seconds = models.PositiveIntegerField(default=300)
     # Confirm SNS subscriptions without an admin's click (only ever at an SNS endpoint).
     auto_confirm_subscriptions = models.BooleanField(default=False)
+
+    @property
+    def grouping_minutes(self) -> int:
+        """The grouping window in force: the source's own, else its kind's default."""
+        if self.group_window_minutes is not None:
+            return self.group_window_minutes
+        return GROUP_WINDOW_DEFAULTS.get(self.kind, 0)
+
+
+# Sources that send alerts group a storm for 10 minutes; the Alert24-compatible incidents API
+# does not (its clients create, find and resolve incidents themselves).
+GROUP_WINDOW_DEFAULTS = {
+    AlertSource.Kind.CLOUDWATCH_SNS: 10,
+    AlertSource.Kind.EVENTBRIDGE: 10,
+    AlertSource.Kind.ALERTMANAGER: 10,
+    AlertSource.Kind.GRAFANA: 10,
+    AlertSource.Kind.WEBHOOK: 10,
+    AlertSource.Kind.PAGERDUTY: 10,
+    AlertSource.Kind.GENERIC: 0,
+}
 
 
 class Delivery(models.Model):

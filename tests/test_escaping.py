@@ -39,8 +39,13 @@ def hostile_data(client, django_capture_on_commit_callbacks):
         "triggered_by": MARKUP,
         "commit": MARKUP[:40],
         "deployment_id": MARKUP,
-        "links": [{"href": "javascript:alert(1)", "text": MARKUP}],
-        "metadata": {"note": MARKUP},
+        "links": [
+            {"href": "javascript:alert(1)", "text": MARKUP},
+            # A web link is shown (suspect cards carry it), its markup escaped in and out.
+            {"href": f"https://ci.example.com/{MARKUP}", "text": MARKUP},
+            {"href": f"https://gitlab.example.com/{MARKUP}", "text": "Commit"},
+        ],
+        "metadata": {"note": MARKUP, "repository": f"https://github.com/{MARKUP}"},
     }
     with django_capture_on_commit_callbacks(execute=True):
         change = post_json(client, body)

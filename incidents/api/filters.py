@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import QuerySet
 
-from incidents.models import Incident
+from incidents.models import Alert, Incident
 from pipelines.models import Severity
 from teams.components import normalise_component_name
 
@@ -9,7 +9,9 @@ STATUS_CHOICES = (*Incident.Status.choices, ("open", "Open (triggered or acknowl
 
 
 class IncidentFilter(django_filters.FilterSet):
-    alias = django_filters.CharFilter()
+    alias = django_filters.CharFilter(
+        method="filter_alias", help_text="the incident holding an alert of this alias"
+    )
     status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status")
     severity = django_filters.ChoiceFilter(choices=Severity.choices)
     team = django_filters.CharFilter(field_name="team__slug", help_text="team slug")
@@ -28,6 +30,9 @@ class IncidentFilter(django_filters.FilterSet):
         if value == "open":
             return queryset.filter(status__in=Incident.OPEN_STATUSES)
         return queryset.filter(status=value)
+
+    def filter_alias(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(id__in=Alert.objects.filter(alias=value).values("incident_id"))
 
     def filter_component(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(components__name=normalise_component_name(value)).distinct()

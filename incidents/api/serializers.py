@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from changes.api.serializers import ChangeEventSerializer
-from incidents.models import Incident, SuspectChange, TimelineEntry
+from incidents.models import Alert, Incident, SuspectChange, TimelineEntry
 from incidents.presenters import conclusion
 
 
@@ -15,10 +15,22 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AlertSerializer(serializers.ModelSerializer):
+    """One alert of an incident: its own alias, title, severity and status."""
+
+    source = serializers.CharField(source="alert_source.name", default=None, read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = ("alias", "title", "severity", "status", "started_at", "resolved_at", "source")
+        read_only_fields = fields
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     alert_source = serializers.CharField(source="alert_source.name", default=None, read_only=True)
     team = serializers.CharField(source="team.slug", default=None, read_only=True)
     components = serializers.SerializerMethodField()
+    alerts = AlertSerializer(many=True, read_only=True, help_text="first to last")
 
     class Meta:
         model = Incident
@@ -38,6 +50,8 @@ class IncidentSerializer(serializers.ModelSerializer):
             "started_at",
             "last_alert_at",
             "repeat_count",
+            "alert_count",
+            "alerts",
             "acknowledged_at",
             "resolved_at",
             "resolved_by_rule",
@@ -116,7 +130,16 @@ class AlertResultSerializer(serializers.Serializer):
     id = serializers.IntegerField(allow_null=True)
     alias = serializers.CharField(allow_blank=True)
     action = serializers.ChoiceField(
-        choices=("raised", "repeat", "reopened", "acknowledged", "resolved", "ignored")
+        choices=(
+            "raised",
+            "grouped",
+            "repeat",
+            "reopened",
+            "acknowledged",
+            "resolved",
+            "ignored",
+        ),
+        help_text="`grouped`: the alert joined the open incident `id` of its storm",
     )
     status = serializers.CharField(allow_null=True)
     reason = serializers.CharField(required=False)

@@ -6,7 +6,7 @@ from types import ModuleType
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -39,7 +39,7 @@ from incidents.api.serializers import (
     NoteSerializer,
     TimelineEntrySerializer,
 )
-from incidents.models import Incident
+from incidents.models import Alert, Incident
 from pipelines.deliveries import record_delivery
 from pipelines.ingest import IngestApi, IngestResult, ingest_schema
 from pipelines.models import AlertSource, Delivery
@@ -239,10 +239,12 @@ class IncidentNotesApi(APIView):
 
 
 def _visible(request: Request, *, detail: bool = False) -> QuerySet[Incident]:
-    """People see every incident; an alert source's key sees only that source's incidents."""
+    """People see every incident; an alert source's key sees only the incidents holding one of
+    that source's alerts (a storm's incident is seen by each source whose alert joined it)."""
     queryset = selectors.incident_detail() if detail else selectors.incident_list()
     if isinstance(request.auth, AlertSource):
-        queryset = queryset.filter(alert_source=request.auth)
+        holding = Alert.objects.filter(alert_source=request.auth).values("incident_id")
+        queryset = queryset.filter(Q(alert_source=request.auth) | Q(id__in=holding))
     return queryset
 
 

@@ -183,3 +183,32 @@ def test_a_component_deleted_behind_the_cached_catalog_still_stores_the_change(c
     assert response.status_code == 202, response.content
     change = ChangeEvent.objects.get(pk=response.json()["id"])
     assert (change.component, change.resolved_component_id) == ("payments-service", None)
+
+
+def test_a_storm_of_twelve_alerts_at_once_is_one_incident():
+    """Twelve alarms about one service, each in its own request, all at the same instant: none
+    may miss the incident another is opening."""
+    fixture = load_fixture("alertmanager", "01_firing_two_alerts")
+    team = TeamFactory()
+    ComponentFactory(name="payments-service", owner_team=team)
+    source_for("alertmanager", fixture, team=team)
+    payload = json.loads(fixture["body"])
+    bodies = []
+    for number in range(12):
+        alert = {**payload["alerts"][0], "fingerprint": f"storm-{number:02d}"}
+        alert["labels"] = {**alert["labels"], "alertname": f"Alarm{number:02d}"}
+        bodies.append(json.dumps({**payload, "alerts": [alert]}))
+
+    answers = all_at_once(
+        [
+            lambda client, body=body: send(client, fixture, url_for(fixture), body=body)
+            for body in bodies
+        ]
+    )
+
+    assert [answer.status_code for answer in answers] == [202] * 12
+    incident = Incident.objects.get()
+    assert sorted(answer.json()["action"] for answer in answers) == ["grouped"] * 11 + ["raised"]
+    assert {answer.json()["id"] for answer in answers} == {incident.pk}
+    assert incident.alert_count == 12 and incident.alerts.count() == 12
+    assert incident.title.endswith(" and 11 more")

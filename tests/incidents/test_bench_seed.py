@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from changes.models import ChangeEvent
 from incidents.management.commands import bench_seed as bench_seed_command
-from incidents.models import Incident, IncidentComponent, SuspectChange, TimelineEntry
+from incidents.models import Alert, Incident, IncidentComponent, SuspectChange, TimelineEntry
 from pipelines.models import AlertSource, DeploymentPipeline
 from teams.components import resolve_components
 from teams.models import Component, ComponentAlias, Team
@@ -61,6 +61,13 @@ def test_loads_the_counts_asked_for_with_consistent_relations(capsys):
     assert not Component.objects.filter(owner_team=None).exists()
     assert Component.depends_on.through.objects.count() == summary["dependencies"]
 
+    # Each incident holds its one alert, firing while the incident is open.
+    alerts = Alert.objects.all()
+    assert alerts.count() == 50
+    assert not alerts.exclude(alias=F("incident__alias")).exists()
+    resolved_alerts = alerts.filter(status="resolved").count()
+    assert resolved_alerts == Incident.objects.filter(status="resolved").count()
+
     changes = ChangeEvent.objects.all()
     assert not changes.filter(Q(resolved_component=None) | Q(correlated_at=None)).exists()
     assert not changes.exclude(idempotency_key__startswith="bench-").exists()
@@ -90,11 +97,11 @@ def test_loads_the_counts_asked_for_with_consistent_relations(capsys):
 
     incidents = Incident.objects.annotate(
         component_count=Count("components", distinct=True),
-        alert_count=Count("timeline", filter=Q(timeline__kind="alert"), distinct=True),
+        alert_entries=Count("timeline", filter=Q(timeline__kind="alert"), distinct=True),
         entry_count=Count("timeline", distinct=True),
     )
     assert {incident.component_count for incident in incidents} <= {1, 2}
-    assert {incident.alert_count for incident in incidents} == {1}
+    assert {incident.alert_entries for incident in incidents} == {1}
     assert all(incident.entry_count >= 2 for incident in incidents.filter(status="resolved"))
     assert not incidents.filter(correlated_at=None).exists()
     assert incidents.filter(status="resolved").count() >= 45

@@ -71,6 +71,42 @@ def test_the_page_shows_the_ranking_numbers_and_chart(ranked, logged_in_client):
     assert 'width="54.00%"' in body
 
 
+def incident_with_tiers(team, *suspects: tuple[int, str, str], days_ago: int = 5) -> Incident:
+    """An incident whose suspects have these (rank, confidence, verdict) triples."""
+    incident = IncidentFactory(team=team, started_at=timezone.now() - timedelta(days=days_ago))
+    for rank, confidence, verdict in suspects:
+        SuspectChangeFactory(incident=incident, rank=rank, confidence=confidence, verdict=verdict)
+    return incident
+
+
+def test_each_confidence_tier_says_how_often_its_top_suspect_was_the_cause(logged_in_client):
+    """High: 3 incidents have a high suspect; the top high one was the cause in 2 (the first,
+    and the third, where a medium ranked above it). Medium: 3 incidents; the top medium one was
+    the cause in 1 (the third's rank-1 medium; the second's cause was its second medium).
+    Low: 2 incidents; top low was the cause in 1. Left out: no confirmed cause, or too old."""
+    payments, checkout = TeamFactory(name="Payments"), TeamFactory(name="Checkout")
+    incident_with_tiers(payments, (1, "high", CONFIRMED), (2, "high", ""), (3, "low", ""))
+    incident_with_tiers(payments, (1, "high", ""), (2, "medium", ""), (3, "medium", CONFIRMED))
+    incident_with_tiers(checkout, (1, "medium", CONFIRMED), (2, "high", CONFIRMED))
+    incident_with_tiers(None, (1, "low", CONFIRMED), (2, "medium", UNRELATED))
+    incident_with_tiers(payments, (1, "high", ""), (2, "low", ""))  # nothing confirmed
+    incident_with_tiers(payments, (1, "high", CONFIRMED), days_ago=91)
+
+    response = logged_in_client.get(reverse("incidents:insights"))
+
+    tiers = response.context["report"].accuracy.tiers
+    assert [(t.confidence, t.incidents, t.hits) for t in tiers] == [
+        ("high", 3, 2),
+        ("medium", 3, 1),
+        ("low", 2, 1),
+    ]
+    by_team = {row.label: row.tiers for row in response.context["report"].accuracy_by_team}
+    assert [(t.incidents, t.hits) for t in by_team["Checkout"]] == [(1, 1), (1, 1), (0, 0)]
+    body = response.content.decode()
+    assert "By confidence" in body
+    assert "67% · 2 of 3" in body and "33% · 1 of 3" in body and "50% · 1 of 2" in body
+
+
 @pytest.fixture
 def delivered():
     """Payments deploys payments-service 5 times to production in 90 days; one is followed by
@@ -199,11 +235,19 @@ def test_insights_cost_does_not_grow(logged_in_client, django_assert_max_num_que
         for n, incident in enumerate(incidents)
     )
     SuspectChange.objects.bulk_create(
-        SuspectChange(incident=incident, change=change, score=1, rank=1 + n % 4, verdict=CONFIRMED)
+        SuspectChange(
+            incident=incident,
+            change=change,
+            score=1,
+            rank=1 + n % 4,
+            verdict=CONFIRMED,
+            confidence=SuspectChange.Confidence.values[n % 3],
+        )
         for n, (incident, change) in enumerate(zip(incidents, changes, strict=True))
     )
 
-    # The session, the user, four aggregates (accuracy, teams, components, kinds), durations.
+    # The session, the user, four aggregates (accuracy with its tiers, teams, components,
+    # kinds), durations.
     with django_assert_max_num_queries(7):
         response = logged_in_client.get(reverse("incidents:insights"))
 
@@ -211,6 +255,7 @@ def test_insights_cost_does_not_grow(logged_in_client, django_assert_max_num_que
     report = response.context["report"]
     in_period = min(count, 90 * 24)
     assert report.accuracy.incidents == in_period
+    assert sum(tier.hits for tier in report.accuracy.tiers) == in_period
     assert report.delivery_by_team[0].deployments == in_period
     assert report.delivery_by_team[0].failures == in_period
     assert report.delivery_by_team[0].duration_text == "p50 7 min · p90 7 min"

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from changes.models import ChangeEvent
 from common.tokens import generate_token, hash_token, visible_prefix
-from incidents.models import Incident, IncidentComponent, SuspectChange, TimelineEntry
+from incidents.models import Alert, Incident, IncidentComponent, SuspectChange, TimelineEntry
 from pipelines.models import AlertSource, DeploymentPipeline, Integration
 from pipelines.services import KEY_PREFIXES, new_secret
 from teams.components import forget_catalog
@@ -90,6 +90,16 @@ CHANGE_COLUMNS = (
 )
 TIMELINE_COLUMNS = ("incident_id", "at", "kind", "actor", "data")
 INCIDENT_COMPONENT_COLUMNS = ("incident_id", "name", "component_id")
+ALERT_COLUMNS = (
+    "incident_id",
+    "alert_source_id",
+    "alias",
+    "title",
+    "severity",
+    "status",
+    "started_at",
+    "resolved_at",
+)
 # The tables ANALYZEd afterwards, so benchmarks plan with real statistics.
 BIG_MODELS = (ChangeEvent, Incident, IncidentComponent, TimelineEntry)
 
@@ -235,6 +245,7 @@ def _delete_bench_data() -> dict[str, int]:
     SuspectChange.objects.filter(Q(change__in=changes) | Q(incident__in=incidents)).delete()
     TimelineEntry.objects.filter(incident__in=incidents).delete()
     IncidentComponent.objects.filter(incident__in=incidents).delete()
+    Alert.objects.filter(incident__in=incidents).delete()
     deleted = {"changes": _delete_bench_changes()}
     deleted["incidents"] = incidents.delete()[1].get(Incident._meta.label, 0)
     _bench_integrations(DeploymentPipeline).delete()
@@ -465,7 +476,27 @@ def _create_incidents(
             TIMELINE_COLUMNS,
             ((story.incident.id, *entry) for story in stories for entry in story.timeline),
         )
+        # Each incident's one alert, as the services make it (alias lookups and resolves).
+        _insert_rows(
+            Alert,
+            ALERT_COLUMNS,
+            (_first_alert(story.incident) for story in stories),
+        )
     return totals
+
+
+def _first_alert(incident: Incident) -> tuple[Any, ...]:
+    firing = incident.status != Incident.Status.RESOLVED
+    return (
+        incident.id,
+        incident.alert_source_id,
+        incident.alias,
+        incident.title,
+        incident.severity,
+        Alert.Status.TRIGGERED if firing else Alert.Status.RESOLVED,
+        incident.started_at,
+        None if firing else incident.resolved_at,
+    )
 
 
 def _incident_story(
