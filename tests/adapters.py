@@ -97,6 +97,20 @@ def assert_change_matches(change: CanonicalChange, expect: Mapping[str, Any]) ->
             assert actual == expected, field
 
 
+def assert_fixture_converts(
+    convert: Callable[[str], CanonicalChange], name: str, expect: Mapping[str, Any]
+) -> None:
+    """What a change fixture's `expect` says of its adapter: the change it records, or the reason
+    it ignores it. Refusals (`expect.status`, a bad signature) happen before any adapter runs."""
+    if "status" in expect:
+        return
+    if expect["action"] == "ignore":
+        assert skipped(convert, name).reason == expect["reason"]
+        return
+    assert expect["action"] == "record"
+    assert_change_matches(convert(name), expect)
+
+
 def assert_alert_matches(
     alert: CanonicalAlert, expect: Mapping[str, Any], defaults: Mapping[str, Any]
 ) -> None:

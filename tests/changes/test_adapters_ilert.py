@@ -8,7 +8,12 @@ import pytest
 
 from changes.adapters import ilert
 from changes.adapters.base import CanonicalChange
-from tests.adapters import REMOVED, assert_change_matches, fixture_request, refused
+from tests.adapters import (
+    REMOVED,
+    assert_fixture_converts,
+    fixture_request,
+    refused,
+)
 from tests.fixtures import fixture_names, load_fixture
 
 PRODUCER = "ilert"
@@ -24,8 +29,7 @@ def convert(name: str, changes: dict[str, Any] | None = None) -> CanonicalChange
 @pytest.mark.parametrize("name", fixture_names(PRODUCER))
 def test_fixture_converts_as_expected(name):
     expect = load_fixture(PRODUCER, name)["expect"]
-    assert expect["action"] == "record"
-    assert_change_matches(convert(name), expect)
+    assert_fixture_converts(convert, name, expect)
 
 
 @pytest.mark.parametrize("body", [[], "deployed", 3, None, True])
