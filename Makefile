@@ -22,11 +22,17 @@ install: $(STAMP)
 METRICS_DIR := $(CURDIR)/var/metrics
 run serve: export PROMETHEUS_MULTIPROC_DIR := $(METRICS_DIR)
 
+# `make run PORT=8123` when 8000 is taken. honcho hands PORT to the web server (its own default
+# is 5000); the URLs in Settings' setup snippets follow PUBLIC_URL, unless it is set already.
+PORT ?= 8000
+run serve: export PORT := $(PORT)
+run serve: export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
+
 run: install
 	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	python manage.py migrate --noinput
 	python manage.py seed_demo
-	@echo "Whatchanged on http://127.0.0.1:8000 (Ctrl-C stops the web server, worker and beat)"
+	@echo "Whatchanged on http://127.0.0.1:$(PORT) (Ctrl-C stops the web server, worker and beat)"
 	honcho -f Procfile.dev start
 
 lint: install

@@ -14,7 +14,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from changes.models import ChangeEvent
-from common.cache import read_through
+from common.cache import read_through, release
 
 SPANS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
 HEIGHT = 48
@@ -182,10 +182,32 @@ def cached_changes_per_hour(
     """changes_per_hour, kept for a minute per filter set, span and time zone: on a busy day its
     aggregate reads every change of the span (a hundred thousand rows for a busy 24 h), while
     its hourly bars barely move in a minute; the rows below stay live."""
-    digest = hashlib.sha256(filters.encode()).hexdigest()[:32]
-    zone = timezone.get_current_timezone_name()
     return read_through(
-        f"chart:v{CACHE_VERSION}:{span}:{zone}:{digest}",
+        _cache_key(span, filters),
         lambda: changes_per_hour(changes, span=span),
         timeout=CHART_CACHE_SECONDS,
     )
+
+
+def live_changes_per_hour(
+    changes: QuerySet[ChangeEvent], *, span: str, filters: str, moment: str
+) -> StripChart:
+    """changes_per_hour for the live poll once it has something new, so that the chart's total
+    moves with the rows: exact at `moment` (the poll's new cursor and the rows it redraws), and
+    kept per moment, so the viewers of one filter set polling at that moment share one
+    aggregate instead of running one each."""
+    page_key = _cache_key(span, filters)
+
+    def compute() -> StripChart:
+        # The page's own entry is older than this: a reload must not show fewer changes.
+        release(page_key)
+        return changes_per_hour(changes, span=span)
+
+    moment_digest = hashlib.sha256(moment.encode()).hexdigest()[:16]
+    return read_through(f"{page_key}:at:{moment_digest}", compute, timeout=CHART_CACHE_SECONDS)
+
+
+def _cache_key(span: str, filters: str) -> str:
+    digest = hashlib.sha256(filters.encode()).hexdigest()[:32]
+    zone = timezone.get_current_timezone_name()
+    return f"chart:v{CACHE_VERSION}:{span}:{zone}:{digest}"

@@ -21,9 +21,7 @@ class ManualChangeForm(forms.Form):
     summary = forms.CharField(max_length=500, help_text="One line: what changed.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
     occurred_at = forms.DateTimeField(
-        label="Occurred at",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="In your time zone.",
     )
     links = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -34,6 +32,10 @@ class ManualChangeForm(forms.Form):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.fields["occurred_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+        # DateTimeField reads what is typed in the active zone: the viewer's, from their profile.
+        zone = timezone.get_current_timezone_name()
+        self.fields["occurred_at"].label = f"Occurred at ({zone})"
+        self.fields["occurred_at"].help_text = f"Read in {zone}; change it on your profile."
 
     def clean_occurred_at(self) -> object:
         occurred_at = self.cleaned_data["occurred_at"]

@@ -1,6 +1,7 @@
 """Writes for change events."""
 
 import dataclasses
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -12,10 +13,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from changes import lifecycle
+from changes.adapters import generic
 from changes.adapters.base import CanonicalChange
 from changes.models import ChangeEvent
 from common.cache import claim, release
 from pipelines.deliveries import record_delivery
+from pipelines.exceptions import IntegrationDisabled
 from pipelines.models import Delivery, DeploymentPipeline
 from teams.components import (
     forget_catalog,
@@ -27,6 +30,9 @@ from teams.models import Component
 
 # What record_change says a report was.
 RECORDED, UPDATED, DUPLICATE = "recorded", "updated", "duplicate"
+# What Settings' test event names, in the delivery log and in the change it would record.
+TEST_EVENT_TYPE = "test"
+TEST_COMPONENT = "whatchanged-test"
 # CanonicalChange fields that describe the request, not the change.
 _NOT_STORED = {"event_type", "branch", "event_id", "started_at", "repeat_reason"}
 # What a later report of a change may change.
@@ -370,29 +376,45 @@ def resolve_change_components(*, names: list[str]) -> int:
     return updated
 
 
-def send_test_change(*, pipeline: DeploymentPipeline, by: AbstractBaseUser) -> ChangeEvent:
-    """Record a harmless test change through the pipeline, as its producer would, and log it.
+def send_test_change(*, pipeline: DeploymentPipeline, by: AbstractBaseUser) -> Delivery:
+    """Settings' "Send test event": check that the pipeline would record a change, and log the
+    check in its deliveries. Nothing else is written.
 
-    For the Settings page's "Send test event": proves the pipeline records and shows changes.
+    The test change is read as the generic API reads a body and prepared as record_change
+    prepares a report (the same normalisation, then the columns' checks), then dropped:
+    a test is no change, so it must never reach the feed, correlation, Insights or a postmortem,
+    and without a row there is nothing each of those would have to filter out. A disabled
+    pipeline refuses it as its ingest would (403). Raises ValidationError should the prepared
+    change not fit its columns.
     """
     received_at = timezone.now()
-    change = CanonicalChange(
-        component="whatchanged-test",
-        environment="test",
-        kind=ChangeEvent.Kind.OTHER,
-        summary=f"Test event sent from Settings by {by.get_username()}",
-        triggered_by=by.get_username(),
-        event_type="test",
-    )
-    event, _ = record_change(pipeline=pipeline, change=change, received_at=received_at)
-    record_delivery(
+    username = by.get_username()
+    body = {
+        "component": TEST_COMPONENT,
+        "environment": "test",
+        "kind": ChangeEvent.Kind.OTHER.value,
+        "summary": f"Test event sent from Settings by {username}",
+        "triggered_by": username,
+    }
+    if pipeline.enabled:
+        change = generic.to_canonical(body, {})
+        event = ChangeEvent(**_stored_fields(change, received_at), received_at=received_at)
+        # What the database would refuse. Not the keys: no row is stored to conflict or point.
+        event.full_clean(validate_unique=False, validate_constraints=False)
+        status_code, outcome = 200, Delivery.Outcome.ACCEPTED
+        reason = (
+            f'test event: would record "{event.summary}" ({event.kind}, {event.component} in '
+            f"{event.environment}) — not added to the deployments feed"
+        )
+    else:
+        status_code, outcome = IntegrationDisabled.status, Delivery.Outcome.REJECTED
+        reason = f"test event: {IntegrationDisabled().message}"
+    return record_delivery(
         integration=pipeline,
         received_at=received_at,
-        event_type="test",
-        status_code=202,
-        outcome=Delivery.Outcome.ACCEPTED,
-        reason="test event sent from Settings",
-        body=b"",
-        object_id=event.pk,
+        event_type=TEST_EVENT_TYPE,
+        status_code=status_code,
+        outcome=outcome,
+        reason=reason,
+        body=json.dumps(body).encode(),
     )
-    return event

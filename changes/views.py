@@ -35,7 +35,7 @@ def change_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = ChangeFilter(request.GET or None, queryset=selectors.change_feed())
     changes = filters.qs if filters.is_bound and filters.is_valid() else selectors.change_feed()
     page = keyset_page(changes, time_field="occurred_at", before=request.GET.get("before", ""))
-    span = request.GET.get("span") if request.GET.get("span") in charts.SPANS else "24h"
+    span = _span(request)
     context = {
         "filters": filters,
         "page": page,
@@ -45,11 +45,14 @@ def change_list(request: HtmxHttpRequest) -> HttpResponse:
         ),
         "query": _query_without(request, "before"),
         "has_changes": page.items or ChangeEvent.objects.exists(),
+        "active_filters": _active_filters(request, filters),
     }
     template = "changes/change_list.html"
     if is_partial(request):
-        # "Load older" wants more rows; a filter change wants the whole results block.
+        # "Load older" wants more rows; a filter change wants the whole results block (and the
+        # count on the phone's "Filters (n)" button, out of band).
         template += "#rows" if request.GET.get("before") else "#results"
+        context["swap_filter_count"] = not request.GET.get("before")
     return render(request, template, context)
 
 
@@ -66,6 +69,9 @@ def change_poll(request: HtmxHttpRequest) -> HttpResponse:
     have finished or were rolled back since come back as rows swapped in place by their id
     (hx-swap-oob). Any process can answer it; an idle poll costs one query, and one more while
     the page shows rows rolling out.
+
+    New rows come newest first under their day's header (app.js merges it with the page's own
+    header of that day), and with the strip chart redrawn out of band, so its total moves too.
     """
     try:
         after = int(request.GET.get("after", "0"))
@@ -81,11 +87,21 @@ def change_poll(request: HtmxHttpRequest) -> HttpResponse:
     finished = selectors.no_longer_running(pk for pk in running if pk not in new_ids)
     if not new and not finished:
         return HttpResponse(status=204)  # htmx swaps nothing
+    cursor = max([after, *new_ids])
+    # Grouped by day like the page: a late arrival goes under its own day's header.
+    new.sort(key=lambda change: (change.occurred_at, change.pk), reverse=True)
+    chart = charts.live_changes_per_hour(
+        changes,
+        span=_span(request),
+        filters=_query_without(request, "after", "running", "span"),
+        moment=f"{cursor}:{','.join(str(change.pk) for change in finished)}",
+    )
     context = {
         "new_changes": new,
         "finished_changes": finished,
-        "cursor": max([after, *new_ids]),
+        "cursor": cursor,
         "query": _query_without(request, "after", "running"),
+        "chart": chart,
     }
     return render(request, "changes/change_list.html#new-rows", context)
 
@@ -140,6 +156,16 @@ def component_suggestions(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+def _span(request: HtmxHttpRequest) -> str:
+    span = request.GET.get("span", "")
+    return span if span in charts.SPANS else "24h"
+
+
+def _active_filters(request: HtmxHttpRequest, filters: ChangeFilter) -> int:
+    """How many filters the query string sets, for the phone's "Filters (n)" button."""
+    return sum(1 for name in filters.form.fields if request.GET.get(name, "").strip())
+
+
 def _query_without(request: HtmxHttpRequest, *names: str) -> str:
     query = request.GET.copy()
     for name in names:
@@ -150,9 +176,17 @@ def _query_without(request: HtmxHttpRequest, *names: str) -> str:
 @login_required
 @require_POST
 def pipeline_test_event(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """Settings' "Send test event": a test change through the pipeline, then back to it."""
+    """Settings' "Send test event": checked and logged in the pipeline's deliveries (never a
+    change), then back to the pipeline's page, which lists them."""
     pipeline = get_object_or_404(DeploymentPipeline.objects.select_related("team"), pk=pk)
     require_admin(request.user, pipeline.team)
-    event = services.send_test_change(pipeline=pipeline, by=request.user)
-    messages.success(request, f"Test change recorded: {event.summary}.")
+    delivery = services.send_test_change(pipeline=pipeline, by=request.user)
+    if delivery.status_code < 400:
+        messages.success(
+            request,
+            "Test event received: see it under Recent deliveries below. Test events are never "
+            "added to the deployments feed.",
+        )
+    else:
+        messages.warning(request, "Test event refused: see why under Recent deliveries below.")
     return redirect("settings:integration", kind_word="pipelines", pk=pipeline.pk)

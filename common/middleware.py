@@ -5,7 +5,6 @@ import time
 import uuid
 import zoneinfo
 from collections.abc import Callable
-from urllib.parse import unquote
 
 import structlog
 from django.db import InterfaceError, OperationalError
@@ -20,7 +19,8 @@ logger = structlog.get_logger(__name__)
 # An id a proxy or client sent is kept when it is a plain token, so logs can be joined across.
 ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
-TIME_ZONE_COOKIE = "tz"
+# The viewer's IANA time zone name ("" when they have none), cached in their session.
+TIME_ZONE_SESSION_KEY = "time_zone"
 
 
 class RequestIdMiddleware:
@@ -59,21 +59,46 @@ def _route(request: HttpRequest) -> str:
 
 
 class ViewerTimeZoneMiddleware:
-    """Activate the time zone named in the `tz` cookie (set by static/js/app.js); UTC without."""
+    """Activate the viewer's time zone (their profile's, cached in the session at login and when
+    they save their profile), so every page renders in it from the first one; UTC without.
+
+    A session from before the cache existed reads the profile once and keeps the answer."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        name = unquote(request.COOKIES.get(TIME_ZONE_COOKIE, ""))  # app.js URL-encodes the "/"
+        try:
+            name = _viewer_time_zone_name(request)
+        except (OperationalError, InterfaceError):
+            # The database is away: let the view meet it too, inside the layer that answers
+            # 503 (DatabaseUnavailableMiddleware), rather than fail here with a 500.
+            name = ""
         try:
             timezone.activate(zoneinfo.ZoneInfo(name)) if name else timezone.deactivate()
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            timezone.deactivate()  # a cookie we did not write, or a zone this machine lacks
+            timezone.deactivate()  # a zone this machine's database lacks
         try:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+def _viewer_time_zone_name(request: HttpRequest) -> str:
+    session = getattr(request, "session", None)
+    if session is None:
+        return ""
+    # No query of its own: authentication loads the same session for every page.
+    name = session.get(TIME_ZONE_SESSION_KEY)
+    if name is None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return ""  # the login page: nothing to cache yet
+        # The reverse accessor of teams.Profile, which this lower layer may not import.
+        profile = getattr(user, "profile", None)
+        name = profile.time_zone if profile is not None else ""
+        session[TIME_ZONE_SESSION_KEY] = name
+    return name
 
 
 class DatabaseUnavailableMiddleware:

@@ -6,6 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from teams import views as teams_views
+
 urlpatterns = [
     path("", include("changes.urls")),
     path("", include("changes.api.urls")),
@@ -14,8 +16,9 @@ urlpatterns = [
     path("", include("pipelines.api.urls")),
     path("incidents/", include("incidents.urls")),
     path("settings/", include("pipelines.urls")),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", teams_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("profile/", teams_views.profile, name="profile"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

@@ -4,14 +4,23 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
     Exists,
+    F,
+    IntegerField,
     OuterRef,
     Prefetch,
     QuerySet,
     Subquery,
+    Sum,
     Value,
+    When,
+    Window,
     prefetch_related_objects,
 )
+from django.db.models.functions import Cast
 
 from changes import selectors as change_selectors
 from changes.models import ChangeEvent
@@ -232,6 +241,9 @@ def incident_page(*, pk: int, now: datetime, url: str = "") -> IncidentPage | No
             ),
         )
         .filter(pk=pk)
+        # The live cursor rides along, read before the rows it stands for: a write landing in
+        # between makes it older than the page, so the next poll answers once more, never less.
+        .annotate(**_incident_cursor_expressions())
         .first()
     )
     if incident is None:
@@ -263,7 +275,6 @@ def incident_page(*, pk: int, now: datetime, url: str = "") -> IncidentPage | No
         ],
         key=lambda row: (row.at, row.kind != "change"),
     )
-    verdicts = [s.suspect.verdict_at for s in suspects if s.suspect.verdict_at is not None]
     duration = (incident.resolved_at or now) - incident.started_at
     page = IncidentPage(
         incident=incident,
@@ -278,11 +289,7 @@ def incident_page(*, pk: int, now: datetime, url: str = "") -> IncidentPage | No
         blind_spots=_blind_spots(incident, components, now),
         duration=duration,
         duration_text=duration_words(duration),
-        cursor=_cursor(
-            max((entry.pk for entry in entries), default=0),
-            incident.correlated_at,
-            max(verdicts, default=None),
-        ),
+        cursor=_incident_row_cursor(incident),
         markdown="",
     )
     return replace(page, markdown=postmortem_markdown(page, url=url))
@@ -299,26 +306,73 @@ def _suspect_view(suspect: SuspectChange) -> SuspectView:
     )
 
 
+# 2**31 - 1, a prime: the fingerprint's terms stay below it, so their cube fits in 64 bits.
+_FINGERPRINT_MODULUS = 2_147_483_647
+
+
+def _suspects_fingerprint() -> Subquery:
+    """A number that moves whenever the incident's ranked suspects do: one added or removed,
+    or any suspect's rank or confidence changed (so the conclusion's too).
+
+    The sum of a hash of (change, rank, confidence) over the suspects, in SQL: a cube modulo a
+    prime, so that a reordering, unlike with a plain sum, moves it too. Each term is at least
+    1, so a removal always counts. Scores and reasons change only when the incident is
+    correlated afresh, which moves `correlated_at`, also in the cursor.
+    """
+    modulus = _FINGERPRINT_MODULUS
+    confidence = Case(
+        When(confidence=SuspectChange.Confidence.HIGH, then=Value(1)),
+        When(confidence=SuspectChange.Confidence.MEDIUM, then=Value(2)),
+        default=Value(3),
+        output_field=IntegerField(),
+    )
+    # Ranks stay under 256 (correlation.MAX_SUSPECTS), confidences under 4: no overlap.
+    base = (Cast("change_id", BigIntegerField()) * 1024 + F("rank") * 4 + confidence) % modulus
+    term = (base * base % modulus) * base % modulus + 1
+    return Subquery(
+        SuspectChange.objects.filter(incident=OuterRef("pk"))
+        .order_by()
+        .values("incident")
+        .annotate(fingerprint=Sum(term))
+        .values("fingerprint")
+    )
+
+
+def _incident_cursor_expressions() -> dict[str, Subquery]:
+    """What the incident page shows beside the incident row itself (which `correlated_at`
+    stands for): its last timeline entry (alerts, status changes, notes, verdicts each write
+    one), its last verdict, and its suspects as ranked."""
+    return {
+        "cursor_entry": Subquery(
+            TimelineEntry.objects.filter(incident=OuterRef("pk")).order_by("-id").values("id")[:1]
+        ),
+        "cursor_verdict": Subquery(
+            SuspectChange.objects.filter(incident=OuterRef("pk"), verdict_at__isnull=False)
+            .order_by("-verdict_at")
+            .values("verdict_at")[:1]
+        ),
+        "cursor_suspects": _suspects_fingerprint(),
+    }
+
+
+def _incident_row_cursor(incident: Incident) -> str:
+    return _cursor(
+        incident.cursor_entry,
+        incident.correlated_at,
+        incident.cursor_verdict,
+        incident.cursor_suspects,
+    )
+
+
 def incident_cursor(*, pk: int) -> str | None:
     """The incident page's live cursor, in one query; None when the incident is gone."""
-    row = (
+    incident = (
         Incident.objects.filter(pk=pk)
-        .annotate(
-            last_entry=Subquery(
-                TimelineEntry.objects.filter(incident=OuterRef("pk"))
-                .order_by("-id")
-                .values("id")[:1]
-            ),
-            last_verdict=Subquery(
-                SuspectChange.objects.filter(incident=OuterRef("pk"), verdict_at__isnull=False)
-                .order_by("-verdict_at")
-                .values("verdict_at")[:1]
-            ),
-        )
-        .values_list("last_entry", "correlated_at", "last_verdict")
+        .annotate(**_incident_cursor_expressions())
+        .only("correlated_at")
         .first()
     )
-    return _cursor(*row) if row is not None else None
+    return _incident_row_cursor(incident) if incident is not None else None
 
 
 def _blind_spots(
@@ -500,3 +554,35 @@ def component_page(*, slug: str) -> ComponentPage | None:
         depends_on=depends_on,
         depended_on_by=depended_on_by,
     )
+
+
+# --- The deployments view's banner --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenIncidents:
+    """What the deployments view's banner says: how many incidents are open, and the newest."""
+
+    count: int
+    newest: Incident | None
+
+    @property
+    def cursor(self) -> str:
+        """Moves whenever the banner's words would: one opened or closed, or alerts joining the
+        newest (they retitle it)."""
+        if self.newest is None:
+            return "0"
+        return f"{self.count}-{self.newest.pk}-{self.newest.alert_count}"
+
+
+def open_incidents() -> OpenIncidents:
+    """The open incidents' count and the newest of them, in one query (a window count rides
+    along with the newest row)."""
+    newest = (
+        Incident.objects.filter(status__in=Incident.OPEN_STATUSES)
+        .annotate(open_count=Window(Count("id")))
+        .only("id", "title", "severity", "status", "started_at", "alert_count")
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    return OpenIncidents(count=newest.open_count if newest else 0, newest=newest)

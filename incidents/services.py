@@ -174,9 +174,11 @@ def _trigger(
     started_at = alert.occurred_at or received_at
     severity = severity or alert.severity or source.default_severity
     names = [normalise_component_name(name) for name in alert.components]
-    names = list(dict.fromkeys(name for name in names if name)) or [
-        normalise_component_name(name) for name in source.default_components
-    ]
+    names = list(dict.fromkeys(name for name in names if name))
+    if not names and alert.event_type != "test":
+        # Settings' test alert names no component: it proves the wiring, and must not count
+        # as an incident of the source's components (component pages, change failure rate).
+        names = [normalise_component_name(name) for name in source.default_components]
     names = [name for name in names if name]
     catalog = resolve_components(names)
     team = _team(source, alert, [catalog.get(name) for name in names])

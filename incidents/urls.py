@@ -15,5 +15,6 @@ urlpatterns = [
     path("<int:pk>/notes/", views.incident_note, name="note"),
     path("<int:pk>/verdict/", views.incident_verdict, name="verdict"),
     path("components/<slug:slug>/", views.component_detail, name="component"),
+    path("open-banner/", views.open_incidents_banner, name="open-banner"),
     path("test-alert/<int:pk>", views.alert_source_test_event, name="alert-source-test-event"),
 ]

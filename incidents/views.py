@@ -89,7 +89,15 @@ def incident_detail_live(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such incident.")
     if request.GET.get("after", "") == cursor:
         return HttpResponse(status=204)
-    return render(request, f"{DETAIL_TEMPLATE}#live", {"page": _page(request, pk)})
+    page = _page(request, pk)
+    # An action's notice ("Marked as confirmed cause.") speaks of the status it was given in:
+    # once the status the page showed has changed (a teammate, the alert source), it goes.
+    shown_status = request.GET.get("status", "")
+    context = {
+        "page": page,
+        "clear_flash": bool(shown_status) and shown_status != page.incident.status,
+    }
+    return render(request, f"{DETAIL_TEMPLATE}#live", context)
 
 
 Action = Callable[[Incident, services.Actor], str]
@@ -192,6 +200,17 @@ def component_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     if page is None:
         raise Http404("No such component.")
     return render(request, "incidents/component_detail.html", {"page": page})
+
+
+@login_required
+@require_GET
+def open_incidents_banner(request: HtmxHttpRequest) -> HttpResponse:
+    """The deployments view's open-incident banner, polled: 204 while it would say the same as
+    the one shown (one query)."""
+    summary = selectors.open_incidents()
+    if request.GET.get("shown") == summary.cursor:
+        return HttpResponse(status=204)
+    return render(request, "incidents/_open_banner.html", {"open_incidents": summary})
 
 
 @login_required

@@ -6,7 +6,7 @@ file is validated before anything is written.
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from django.db import transaction
@@ -15,6 +15,7 @@ from rest_framework import serializers
 from common.config_files import ConfigInvalid, validate_section
 from common.tokens import hash_token
 from pipelines.endpoints import ingest_url
+from pipelines.kinds import ALERT_SOURCE_KINDS, PIPELINE_KINDS, KindInfo
 from pipelines.models import AlertSource, DeploymentPipeline, Integration, Severity
 from pipelines.services import create_integration, rotate_key, update_integration
 from teams.config_as_code import apply_catalog, validate_catalog
@@ -28,6 +29,8 @@ def _names() -> serializers.ListField:
 
 
 class PipelineEntry(serializers.Serializer):
+    KINDS: ClassVar[Mapping[str, KindInfo]] = PIPELINE_KINDS
+
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=DeploymentPipeline.Kind.choices)
     team = serializers.SlugField(max_length=50, required=False, allow_null=True)
@@ -38,8 +41,26 @@ class PipelineEntry(serializers.Serializer):
     branches = _names()
     event_types = _names()
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Branches only for kinds whose events name one (pipelines.kinds), as in the form: a
+        branch filter given for another kind is refused, and one left from an earlier kind is
+        cleared when the kind is set."""
+        kind = attrs.get("kind") or getattr(self.instance, "kind", "")
+        info = self.KINDS.get(kind)
+        if info is not None and not info.has_branches:
+            if attrs.get("branches"):
+                label = self.fields["kind"].choices[kind]
+                raise serializers.ValidationError(
+                    {"branches": [f"{label} events name no branch: leave branches out."]}
+                )
+            if "kind" in attrs:
+                attrs["branches"] = []
+        return attrs
+
 
 class AlertSourceEntry(PipelineEntry):
+    KINDS = ALERT_SOURCE_KINDS
+
     kind = serializers.ChoiceField(choices=AlertSource.Kind.choices)
     default_severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     default_components = _names()

@@ -1,12 +1,19 @@
 """Settings forms for pipelines and alert sources. Shape only: the services own the rules."""
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.validators import MaxValueValidator
 
-from pipelines.kinds import PIPELINE_KINDS, KindInfo, grouped_kinds
+from pipelines.kinds import (
+    ALERT_SOURCE_KINDS,
+    ALERT_SOURCE_OPTIONS,
+    PIPELINE_KINDS,
+    KindInfo,
+    grouped_kinds,
+)
 from pipelines.models import AlertSource, DeploymentPipeline
 from teams.permissions import administered_teams
 
@@ -23,8 +30,12 @@ class ListField(forms.CharField):
 
 
 class KindSelect(forms.Select):
-    """The pipeline kind <select>: <optgroup>s by what the kinds are (pipelines.kinds), each
-    <option> titled with its one-line description."""
+    """The kind <select>, each <option> titled with its kind's one-line description
+    (pipelines.kinds); pipelines' kinds come in <optgroup>s by what they are."""
+
+    def __init__(self, *args: Any, kinds: Mapping[str, KindInfo], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kinds = kinds
 
     def create_option(
         self,
@@ -37,54 +48,57 @@ class KindSelect(forms.Select):
         attrs: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        info = PIPELINE_KINDS.get(str(value))
+        info = self.kinds.get(str(value))
         if info is not None:
             option["attrs"]["title"] = info.description
         return option
 
 
-class PipelineForm(forms.ModelForm):
-    environments = ListField(required=False, help_text="Record only these (empty: all).")
-    branches = ListField(required=False, help_text="Record pushes and runs of these only.")
-    event_types = ListField(
-        required=False, help_text="Producer event types to record (e.g. deployment_status)."
-    )
+class IntegrationForm(forms.ModelForm):
+    """What the pipeline and alert-source forms share: the teams the user may choose, and the
+    fields that follow the kind, redrawn when it changes (templates/pipelines/
+    integration_form.html): a field the chosen kind never reads is not shown."""
 
-    # Shown before the fields that depend on the kind (PipelineForm.kind_fields), and kept as
-    # they are when it changes.
+    # Shown before the fields that depend on the kind (kind_fields), and kept as they are when
+    # it changes.
     LEADING_FIELDS = ("name", "team", "kind")
-
-    class Meta:
-        model = DeploymentPipeline
-        fields = ("name", "team", "kind", "environments", "branches", "event_types")
+    KINDS: ClassVar[Mapping[str, KindInfo]]
+    KIND_PROMPT: ClassVar[str]
 
     def __init__(self, *args: object, user: AbstractBaseUser, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.fields["team"].queryset = administered_teams(user)
         self.fields["team"].required = not user.is_staff
         self.fields["team"].empty_label = "No team (account-wide)" if user.is_staff else None
-        if self._meta.model is DeploymentPipeline:
-            self._fit_kind()
+        self._fit_kind()
+
+    def kind_choices(self) -> list[Any]:
+        return list(self._meta.model.Kind.choices)
+
+    def unused_by(self, info: KindInfo) -> set[str]:
+        """The fields a kind never reads."""
+        raise NotImplementedError
+
+    def cleared(self, name: str) -> object:
+        """What an unused field is saved as: its model default."""
+        return self._meta.model._meta.get_field(name).get_default()
 
     def _fit_kind(self) -> None:
-        """Group the kinds, and keep to the fields the chosen kind uses: no branch filter for
-        producers whose events name no branch. Without a kind yet, every field is shown."""
+        """Keep to the fields the chosen kind uses. Without a kind yet, every field is shown."""
         kind = self.fields["kind"]
-        kind.choices = [("", "Choose what sends the changes…"), *grouped_kinds()]
-        kind.widget = KindSelect(choices=kind.choices)
-        self.kind_info: KindInfo | None = PIPELINE_KINDS.get(self.chosen_kind)
-        self.unused_fields: set[str] = set()
-        if self.kind_info is not None and not self.kind_info.has_branches:
-            self.unused_fields.add("branches")
+        kind.choices = [("", self.KIND_PROMPT), *self.kind_choices()]
+        kind.widget = KindSelect(choices=kind.choices, kinds=self.KINDS)
+        self.kind_info: KindInfo | None = self.KINDS.get(self.chosen_kind)
+        self.unused_fields = self.unused_by(self.kind_info) if self.kind_info else set()
         for name in self.unused_fields:
-            # Not shown, and cleaned to empty whatever is posted: a filter left from another
-            # kind is cleared rather than kept where nobody can see it.
+            # Not shown, and cleaned to its default whatever is posted: a setting left from
+            # another kind is cleared rather than kept where nobody can see it.
             self.fields[name].disabled = True
-            self.initial[name] = []
+            self.initial[name] = self.cleared(name)
 
     @property
     def chosen_kind(self) -> str:
-        """The kind as posted, else as given (initial, the query string), else the pipeline's."""
+        """The kind as posted, else as given (initial, the query string), else the instance's."""
         if self.is_bound:
             return str(self.data.get(self.add_prefix("kind"), ""))
         return str(self.get_initial_for_field(self.fields["kind"], "kind") or "")
@@ -92,37 +106,61 @@ class PipelineForm(forms.ModelForm):
     @property
     def kind_fields(self) -> list[forms.BoundField]:
         """The fields after the kind that it uses, which the page redraws when it changes."""
-        unused = getattr(self, "unused_fields", set())
         return [
             field
             for field in self
-            if field.name not in self.LEADING_FIELDS and field.name not in unused
+            if field.name not in self.LEADING_FIELDS and field.name not in self.unused_fields
         ]
 
 
-class AlertSourceForm(PipelineForm):
+class PipelineForm(IntegrationForm):
+    environments = ListField(required=False, help_text="Record only these (empty: all).")
+    branches = ListField(required=False, help_text="Record pushes and runs of these only.")
+    event_types = ListField(
+        required=False, help_text="Producer event types to record (e.g. deployment_status)."
+    )
+
+    KINDS = PIPELINE_KINDS
+    KIND_PROMPT = "Choose what sends the changes…"
+
+    class Meta:
+        model = DeploymentPipeline
+        fields = ("name", "team", "kind", "environments", "branches", "event_types")
+
+    def kind_choices(self) -> list[Any]:
+        return grouped_kinds()
+
+    def unused_by(self, info: KindInfo) -> set[str]:
+        # No branch filter for producers whose events name no branch.
+        return set() if info.has_branches else {"branches"}
+
+
+class AlertSourceForm(IntegrationForm):
     default_components = ListField(
         required=False, help_text="When the alert names none (comma-separated)."
     )
 
+    KINDS = ALERT_SOURCE_KINDS
+    KIND_PROMPT = "Choose what sends the alerts…"
+
     class Meta:
         model = AlertSource
+        # No environments or event types: alerts pass no noise filter (the model's fields are
+        # shared with pipelines).
         fields = (
             "name",
-            "kind",
             "team",
+            "kind",
             "default_severity",
             "default_components",
-            "insufficient_data",
             "window_minutes",
             "skew_minutes",
             "quiet_period_minutes",
             "reopen_window_minutes",
             "group_window_minutes",
-            "timestamp_tolerance_seconds",
+            "insufficient_data",
             "auto_confirm_subscriptions",
-            "environments",
-            "event_types",
+            "timestamp_tolerance_seconds",
         )
         labels: ClassVar = {
             "window_minutes": "Correlation window (minutes before the alert)",
@@ -132,11 +170,11 @@ class AlertSourceForm(PipelineForm):
             "group_window_minutes": "Group alerts into an open incident within (minutes)",
             "timestamp_tolerance_seconds": "Signed timestamp tolerance (seconds)",
             "insufficient_data": "CloudWatch INSUFFICIENT_DATA",
+            "auto_confirm_subscriptions": "Confirm SNS subscriptions without an admin's click",
         }
 
     def __init__(self, *args: object, user: AbstractBaseUser, **kwargs: object) -> None:
         super().__init__(*args, user=user, **kwargs)
-        del self.fields["branches"]
         # Correlation looks at most a day around an incident (incidents.correlation).
         self.fields["group_window_minutes"].help_text = (
             "An alert whose components meet an open incident's of the same team, started this "
@@ -151,3 +189,7 @@ class AlertSourceForm(PipelineForm):
         ):
             self.fields[name].validators.append(MaxValueValidator(24 * 60))
             self.fields[name].widget.attrs["max"] = 24 * 60
+
+    def unused_by(self, info: KindInfo) -> set[str]:
+        # CloudWatch's settings only for CloudWatch, the signature's only where one is made.
+        return set(ALERT_SOURCE_OPTIONS) - info.options

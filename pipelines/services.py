@@ -11,6 +11,7 @@ from django.utils import timezone
 from common.tokens import generate_token, hash_token, visible_prefix
 from pipelines import tasks
 from pipelines.exceptions import SubscriptionNotConfirmed
+from pipelines.kinds import signs
 from pipelines.models import AlertSource, DeploymentPipeline, Integration, SnsSubscription
 from pipelines.sns import is_sns_url
 from teams import audit
@@ -88,7 +89,15 @@ def rotate_key(*, integration: Integration, key: str | None = None, by: Actor = 
 
 @transaction.atomic
 def rotate_secret(*, integration: Integration, by: Actor) -> str:
-    """A new signing secret, shown once; producers must be given it before they sign again."""
+    """A new signing secret, shown once; producers must be given it before they sign again.
+
+    Raises SettingInvalid for a kind that never signs: nothing would ever check that secret.
+    """
+    if not signs(integration):
+        raise SettingInvalid(
+            f"{integration.get_kind_display()} does not sign its requests: there is no signing "
+            "secret to rotate."
+        )
     integration.secret = new_secret()
     integration.save(update_fields=("secret", "updated_at"))
     _audit(by, AuditEntry.Action.ROTATED, integration, {"what": "signing secret"})

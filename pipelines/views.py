@@ -17,24 +17,25 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from common.exceptions import DomainError
 from common.htmx import HtmxHttpRequest, is_partial
 from pipelines import services
 from pipelines.endpoints import ingest_url
 from pipelines.exceptions import SubscriptionNotConfirmed
-from pipelines.forms import AlertSourceForm, PipelineForm
-from pipelines.kinds import GROUPS, PIPELINE_KINDS
+from pipelines.forms import AlertSourceForm, IntegrationForm, PipelineForm
+from pipelines.kinds import GROUPS, PIPELINE_KINDS, kind_info, signs
 from pipelines.models import AlertSource, DeploymentPipeline, Integration, SnsSubscription
 from teams.models import Component, Team
 from teams.permissions import can_administer, require_admin
 
 # URL word -> (model, form, label)
-INTEGRATIONS: dict[str, tuple[type[Integration], type[PipelineForm], str]] = {
+INTEGRATIONS: dict[str, tuple[type[Integration], type[IntegrationForm], str]] = {
     "pipelines": (DeploymentPipeline, PipelineForm, "deployment pipeline"),
     "alert-sources": (AlertSource, AlertSourceForm, "alert source"),
 }
 SHOWN_ONCE = "shown-once"
 DELIVERIES_SHOWN = 100
-# The pipeline form's button without JavaScript, "Show this kind's settings": redraw, don't save.
+# The integration form's button without JavaScript, "Show this kind's settings": redraw, don't save.
 CHOOSE_KIND = "choose_kind"
 
 
@@ -70,7 +71,8 @@ def integration_create(request: HtmxHttpRequest, kind_word: str) -> HttpResponse
         integration, key = services.create_integration(
             model=model, by=request.user, **form.cleaned_data
         )
-        _show_once(request, integration, key=key, secret=integration.secret)
+        shown = {"secret": integration.secret} if signs(integration) else {}
+        _show_once(request, integration, key=key, **shown)
         messages.success(request, f"Created the {label} {integration.name}.")
         return redirect(_detail_url(kind_word, integration))
     context = {"form": form, "label": label, "kind_word": kind_word}
@@ -90,6 +92,7 @@ def integration_detail(request: HtmxHttpRequest, kind_word: str, pk: int) -> Htt
         "label": label,
         "kind_word": kind_word,
         "can_change": can_administer(request.user, integration.team),
+        "kind": kind_info(model, integration.kind),
         "key": shown.get("key", ""),
         "secret": shown.get("secret", ""),
         "url": ingest_url(integration, shown.get("key")),
@@ -140,7 +143,11 @@ def integration_rotate_key(request: HtmxHttpRequest, kind_word: str, pk: int) ->
 @require_POST
 def integration_rotate_secret(request: HtmxHttpRequest, kind_word: str, pk: int) -> HttpResponse:
     integration = _changeable(request, kind_word, pk)
-    secret = services.rotate_secret(integration=integration, by=request.user)
+    try:
+        secret = services.rotate_secret(integration=integration, by=request.user)
+    except DomainError as error:  # a kind that never signs has no secret to rotate
+        messages.error(request, error.message)
+        return redirect(_detail_url(kind_word, integration))
     _show_once(request, integration, secret=secret)
     messages.warning(request, "New signing secret below: give it to the producer now.")
     return redirect(_detail_url(kind_word, integration))
@@ -196,10 +203,9 @@ def _typed_so_far(request: HtmxHttpRequest) -> dict[str, str] | None:
 
 
 def _form_page(request: HtmxHttpRequest, context: dict[str, Any]) -> HttpResponse:
-    """The form page, or for htmx the pipeline fields that follow the kind (redrawn when it
-    changes)."""
+    """The form page, or for htmx the fields that follow the kind (redrawn when it changes)."""
     template = "pipelines/integration_form.html"
-    if request.method == "GET" and is_partial(request) and context["kind_word"] == "pipelines":
+    if request.method == "GET" and is_partial(request):
         template += "#kind-fields"
     status = 400 if context["form"].errors else 200
     return render(request, template, context, status=status)

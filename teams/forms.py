@@ -1,8 +1,11 @@
-"""Settings forms for teams, members and the component catalog."""
+"""Settings forms for teams, members and the component catalog; logging in and the profile."""
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 
+from common.widgets import Checklist
 from teams.models import Component, Membership, Team
+from teams.time_zones import is_time_zone, time_zone_choices
 
 
 class TeamForm(forms.ModelForm):
@@ -36,7 +39,7 @@ class ComponentForm(forms.Form):
     depends_on = forms.ModelMultipleChoiceField(
         queryset=Component.objects.none(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=Checklist,
         help_text="What it needs: changes to these rank as suspects of its incidents.",
     )
 
@@ -58,3 +61,26 @@ class ComponentForm(forms.Form):
 
     def clean_aliases(self) -> list[str]:
         return [alias.strip() for alias in self.cleaned_data["aliases"].split(",") if alias.strip()]
+
+
+class LoginForm(AuthenticationForm):
+    """The login form, with the browser's time zone (filled by static/js/app.js) riding along
+    so the first page after the first login already shows times in it."""
+
+    time_zone = forms.CharField(
+        required=False, widget=forms.HiddenInput(attrs={"data-browser-time-zone": ""})
+    )
+
+    def clean_time_zone(self) -> str:
+        # A guess from the browser, not the user's input: junk is dropped, never an error that
+        # would stop them logging in.
+        name = self.cleaned_data["time_zone"].strip()
+        return name if is_time_zone(name) else ""
+
+
+class ProfileForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=time_zone_choices,
+        help_text="Every time on every page is shown in it; hover one to see it in UTC too.",
+    )

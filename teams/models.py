@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from teams.time_zones import validate_time_zone
+
 
 class Team(models.Model):
     """A group of people who own components, pipelines and alert sources."""
@@ -77,6 +79,20 @@ class ComponentAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} → {self.component.name}"
+
+
+class Profile(models.Model):
+    """A user's own settings. Created on first use: a user without a row has every default."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    # An IANA name (Europe/Berlin) every page renders times in; blank until the first login
+    # with a browser that tells us, or the user's own choice, and UTC meanwhile.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"
 
 
 class ApiToken(models.Model):

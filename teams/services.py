@@ -13,7 +13,16 @@ from common.exceptions import DomainError
 from common.tokens import generate_token, hash_token, visible_prefix
 from teams import audit
 from teams.components import forget_catalog, normalise_component_name
-from teams.models import ApiToken, AuditEntry, Component, ComponentAlias, Membership, Team
+from teams.models import (
+    ApiToken,
+    AuditEntry,
+    Component,
+    ComponentAlias,
+    Membership,
+    Profile,
+    Team,
+)
+from teams.time_zones import is_time_zone
 
 Actor = AbstractBaseUser | str | None
 
@@ -260,3 +269,32 @@ def unique_component_slug(name: str) -> str:
     while Component.objects.filter(slug=slug).exists():
         slug, suffix = f"{base}-{suffix}", suffix + 1
     return slug
+
+
+# --- The user's profile --------------------------------------------------------------------------
+
+
+def set_time_zone(*, user: AbstractBaseUser, time_zone: str) -> Profile:
+    """Make `time_zone` (an IANA name) the one every page renders the user's times in.
+
+    Raises SettingInvalid for a name we do not know. The caller refreshes the session's copy.
+    """
+    if not is_time_zone(time_zone):
+        raise SettingInvalid(
+            "Not a time zone we know.", fields={"time_zone": ["Choose one from the list."]}
+        )
+    profile, _ = Profile.objects.update_or_create(user=user, defaults={"time_zone": time_zone})
+    return profile
+
+
+def prefill_time_zone(*, user: AbstractBaseUser, time_zone: str) -> None:
+    """Take the browser's time zone as the user's when they have none yet (their first login).
+
+    A zone the user chose is never overwritten; a name we do not know is ignored, since it
+    comes from a hidden field anyone can fill.
+    """
+    if not is_time_zone(time_zone):
+        return
+    # One UPDATE when the row exists unset; the get_or_create leaves a chosen zone alone.
+    if not Profile.objects.filter(user=user, time_zone="").update(time_zone=time_zone):
+        Profile.objects.get_or_create(user=user, defaults={"time_zone": time_zone})

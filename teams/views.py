@@ -5,6 +5,7 @@ everything (teams.permissions). Views are thin: a form for the shape, a service 
 """
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -14,9 +15,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from common.exceptions import DomainError
 from common.htmx import HtmxHttpRequest
+from common.middleware import TIME_ZONE_SESSION_KEY
 from common.pagination import keyset_page
-from teams import services
-from teams.forms import ComponentForm, MemberForm, RoleForm, TeamForm, TeamNameForm
+from teams import audit, selectors, services
+from teams.forms import (
+    ComponentForm,
+    LoginForm,
+    MemberForm,
+    ProfileForm,
+    RoleForm,
+    TeamForm,
+    TeamNameForm,
+)
 from teams.models import AuditEntry, Component, Membership, Team
 from teams.permissions import administered_teams, can_administer, require_admin
 
@@ -143,7 +153,8 @@ def component_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def component_edit(request: HtmxHttpRequest, slug: str | None = None) -> HttpResponse:
     """Create (no slug) or edit a catalog component, its aliases and dependencies."""
-    component = get_object_or_404(Component, slug=slug) if slug else None
+    components = Component.objects.select_related("owner_team")  # for the admin check
+    component = get_object_or_404(components, slug=slug) if slug else None
     if component is not None:
         require_admin(request.user, component.owner_team)
     teams = administered_teams(request.user)
@@ -187,5 +198,44 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     if team_slug:
         entries = entries.filter(team__slug=team_slug)
     page = keyset_page(entries, time_field="at", before=request.GET.get("before", ""))
-    context = {"page": page, "teams": Team.objects.all(), "team_slug": team_slug}
+    rows = [(entry, audit.present(entry)) for entry in page.items]
+    context = {"page": page, "rows": rows, "teams": Team.objects.all(), "team_slug": team_slug}
     return render(request, "teams/audit_log.html", context)
+
+
+# --- Logging in and the user's profile ------------------------------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, which also keeps the browser's time zone at the first login."""
+
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: LoginForm) -> HttpResponse:
+        # Before logging in: login() caches the profile's zone in the new session
+        # (teams.signals), so the very first page renders in it.
+        services.prefill_time_zone(user=form.get_user(), time_zone=form.cleaned_data["time_zone"])
+        return super().form_valid(form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HtmxHttpRequest) -> HttpResponse:
+    """The user's own settings, one section each (the time zone every page renders in)."""
+    time_zone = selectors.profile_time_zone(request.user)
+    form = ProfileForm(request.POST or None, initial={"time_zone": time_zone or "UTC"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.set_time_zone(
+                user=request.user, time_zone=form.cleaned_data["time_zone"]
+            )
+        except DomainError as error:
+            form.add_error("time_zone", error.message)
+        else:
+            # The middleware reads the session's copy: the next page is already in the new zone.
+            request.session[TIME_ZONE_SESSION_KEY] = saved.time_zone
+            messages.success(request, f"Saved. Times are shown in {saved.time_zone}.")
+            return redirect("profile")
+    context = {"form": form, "time_zone": time_zone}
+    return render(request, "teams/profile.html", context, status=400 if form.errors else 200)

@@ -28,3 +28,15 @@ def test_the_chart_is_kept_for_a_minute_and_the_rows_stay_live(logged_in_client)
 
     with time_machine.travel(timezone.now() + timedelta(seconds=61)):
         assert chart_total(logged_in_client) == 2
+
+
+def test_the_live_poll_counts_new_changes_and_a_reload_does_not_count_fewer(logged_in_client):
+    first = ChangeEventFactory(environment="production")
+    query = "?environment=production&span=24h"
+    assert chart_total(logged_in_client, query) == 1  # cached for a minute
+
+    ChangeEventFactory(environment="production")
+    polled = logged_in_client.get(f"/changes/poll?after={first.pk}&environment=production&span=24h")
+    assert polled.context["chart"].total == 2  # exact, not the page's minute-old entry
+
+    assert chart_total(logged_in_client, query) == 2  # the page's entry was dropped

@@ -54,12 +54,26 @@ def test_test_events_are_for_the_teams_admins(client, actor):
 
     expected = 302 if ALLOWED[actor] else 403
     assert (change.status_code, alert.status_code) == (expected, expected)
-    assert (
-        ChangeEvent.objects.filter(pipeline=pipeline, component="whatchanged-test").exists()
-        is (ALLOWED[actor])
-    )
+    assert not ChangeEvent.objects.exists()  # a test event is only a delivery
     assert Incident.objects.filter(alert_source=source, severity="info").exists() is ALLOWED[actor]
     if ALLOWED[actor]:
         assert Delivery.objects.filter(event_type="test").count() == 2
         page = client.get(change["Location"]).content.decode()
-        assert "Test change recorded" in page and "test event sent from Settings" in page
+        assert "Test event received" in page and "test event: would record" in page
+
+
+def test_a_test_alert_is_no_incident_of_the_sources_components(client):
+    """The test incident shows the wiring works; it names no component, so component pages
+    and the change failure rate never count it."""
+    people = cast()
+    payments = ComponentFactory(name="payments-service")
+    source = AlertSourceFactory(team=people.team, default_components=["payments-service"])
+    client.force_login(people.users["team-admin"])
+
+    answer = client.post(reverse("incidents:alert-source-test-event", args=[source.pk]))
+
+    assert answer.status_code == 302
+    incident = Incident.objects.get(alert_source=source)
+    assert not incident.components.exists()
+    page = client.get(reverse("incidents:component", args=[payments.slug])).content.decode()
+    assert "Test alert sent from Settings" not in page

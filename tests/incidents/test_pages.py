@@ -706,7 +706,8 @@ def test_what_it_did_not_see(logged_in_client):
     spots = body[body.index('id="blind-spots"') : body.index('id="postmortem"')]
 
     silent = spots[spots.index("Silent for days") : spots.index("Sent nothing in the window")]
-    assert "payments-jenkins" in silent and "last event 5" in silent
+    assert "payments-jenkins" in silent and "last event <time" in silent
+    assert ">5\xa0days ago</time>" in silent  # when, with its zone on hover
     assert "payments-never" in silent and "never sent an event" in silent
     quiet_part = spots[spots.index("Sent nothing in the window") : spots.index("No deployment")]
     assert "payments-codepipeline" in quiet_part and "payments-jenkins" not in quiet_part

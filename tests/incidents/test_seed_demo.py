@@ -1,6 +1,10 @@
+import re
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from changes.models import ChangeEvent
 from incidents.models import Incident, SuspectChange, TimelineEntry
@@ -25,9 +29,10 @@ def test_seed_demo_is_idempotent_and_prints_a_working_login(client, capsys):
 
     assert counts() == first
     assert first["Team"] == 3 and 6 <= first["Component"] <= 10
-    # 500 changes and the culprit's rollout, which CodePipeline reported too (one more row).
-    assert first["ChangeEvent"] == 502 and first["Incident"] >= 3
-    assert ChangeEvent.objects.logical().count() == 501
+    # 500 changes, the culprit's rollout, which CodePipeline reported too (one more row), and
+    # three changes before the resolved incidents.
+    assert first["ChangeEvent"] == 505 and first["Incident"] >= 3
+    assert ChangeEvent.objects.logical().count() == 504
     assert DeploymentPipeline.objects.values("kind").distinct().count() >= 3
     assert AlertSource.objects.values("kind").distinct().count() >= 3
     assert ChangeEvent.objects.values("environment").distinct().count() >= 2
@@ -47,3 +52,49 @@ def test_seed_demo_is_idempotent_and_prints_a_working_login(client, capsys):
     assert login.status_code == 302
     page = client.get(reverse("changes:list")).content.decode()
     assert "payments-service" in page or "checkout-api" in page
+
+
+def test_every_demo_integration_shows_when_it_last_delivered(admin_client):
+    call_command("seed_demo")
+    now = timezone.now()
+
+    overview = admin_client.get(reverse("settings:overview")).content.decode()
+    for model, kind_word in ((DeploymentPipeline, "pipelines"), (AlertSource, "alert-sources")):
+        for integration in model.objects.all():
+            # Its newest change or alert: within the demo's week, never in the future.
+            assert now - timedelta(days=8) < integration.last_event_at <= now, integration
+            url = reverse("settings:integration", args=[kind_word, integration.pk])
+            row = re.search(rf'<tr><td><a href="{url}">.*?</tr>', overview, re.DOTALL)
+            assert row is not None and "never" not in row.group(), integration
+            page = admin_client.get(url).content.decode()
+            last_event = re.search(r"last event (.*?)</p>", page, re.DOTALL).group(1)
+            assert "never" not in last_event and "<time" in last_event, integration
+    newest = ChangeEvent.objects.filter(pipeline__name="platform-terraform").latest("received_at")
+    pipeline = DeploymentPipeline.objects.get(name="platform-terraform")
+    assert pipeline.last_event_at == newest.received_at
+
+
+def test_insights_shows_the_demo_verdicts_on_first_visit(admin_client):
+    call_command("seed_demo")
+
+    body = admin_client.get(reverse("incidents:insights")).content.decode()
+
+    assert "No confirmed causes yet" not in body
+    # Checkout's cause was ranked first; the orders replica lag's (a database change) third,
+    # below two orders-consumer deployments the engineer marked not related.
+    assert "hit@1 · 1 of 2 ranked first" in body
+    assert "hit@3 · 2 of 2 in the top three" in body
+    verdicts = {
+        (suspect.incident.alias, suspect.change.component, suspect.verdict)
+        for suspect in SuspectChange.objects.exclude(verdict="").select_related(
+            "incident", "change"
+        )
+    }
+    assert ("00877cff2d3caa9b", "checkout-web", "confirmed") in verdicts
+    assert ("orders-db/replica-lag", "postgres-main", "confirmed") in verdicts
+    assert ("orders-db/replica-lag", "orders-consumer", "unrelated") in verdicts
+    orders = Incident.objects.get(alias="orders-db/replica-lag")
+    judged = orders.suspects.exclude(verdict="").count()
+    assert judged >= 2 and orders.timeline.filter(kind="verdict").count() == judged
+    page = admin_client.get(reverse("incidents:detail", args=[orders.pk])).content.decode()
+    assert "Not related" in page and "Confirmed cause" in page

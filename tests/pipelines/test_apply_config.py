@@ -193,6 +193,15 @@ def test_new_alias_points_existing_changes_at_the_component(
             "pipelines:\n  - {name: ci, kind: generic}\n  - {name: ci, kind: github}\n",
             "pipelines[1] (ci).name: listed twice",
         ),
+        (
+            "pipelines:\n  - name: gitops\n    kind: flux\n    branches: [main]\n",
+            "pipelines[0] (gitops).branches: Flux (notification-controller) events name no "
+            "branch: leave branches out.",
+        ),
+        (
+            "alert_sources:\n  - name: am\n    kind: alertmanager\n    branches: [main]\n",
+            "alert_sources[0] (am).branches: Prometheus Alertmanager events name no branch",
+        ),
         ("services: []\n", "services: unknown section"),
         ("teams: [\n", "not valid YAML"),
         ("- just a list\n", "the file must be a mapping"),
@@ -222,3 +231,15 @@ def test_a_key_already_used_by_another_pipeline_is_refused(tmp_path, capsys):
     )
     assert any("pipelines[0] (other).key: already the key" in line for line in errors)
     assert ChangeEvent.objects.count() == 0
+
+
+def test_a_kind_without_branches_clears_a_branch_filter_left_from_its_old_kind(tmp_path, capsys):
+    """As the form does: a pipeline moved to a kind whose events name no branch loses the filter
+    nobody could see any more, and one with branches keeps it."""
+    apply(tmp_path, "pipelines:\n  - {name: ci, kind: github, branches: [main]}\n", capsys)
+
+    apply(tmp_path, "pipelines:\n  - {name: ci, kind: argocd}\n", capsys)
+
+    assert DeploymentPipeline.objects.get(name="ci").branches == []
+    apply(tmp_path, "pipelines:\n  - {name: ci, kind: jenkins, branches: [main]}\n", capsys)
+    assert DeploymentPipeline.objects.get(name="ci").branches == ["main"]

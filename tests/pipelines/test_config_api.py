@@ -52,6 +52,8 @@ RESOURCES = {
     ),
 }
 CHANGE = {"component": "payments-service", "description": "Deploy v1.2.3"}
+# A kind whose producer signs its requests with the secret, per URL word (pipelines.kinds).
+SIGNING_KIND = {"pipelines": "github", "alert-sources": "webhook"}
 
 
 @pytest.fixture
@@ -219,7 +221,7 @@ def test_rotating_the_key(word, role, team):
 @pytest.mark.parametrize("word", RESOURCES)
 def test_rotating_the_secret(word, role, team):
     _, factory, target_type, _ = RESOURCES[word]
-    integration = factory(team=team, secret="the-old-secret")
+    integration = factory(team=team, kind=SIGNING_KIND[word], secret="the-old-secret")
     user = actor(role, team)
 
     body = expect(Api(user).post(f"/api/v1/{word}/{integration.pk}/rotate-secret"), role, 200)
@@ -234,6 +236,19 @@ def test_rotating_the_secret(word, role, team):
     else:
         assert integration.secret == "the-old-secret"
         assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize("word", RESOURCES)
+def test_a_kind_that_never_signs_has_no_secret_to_rotate(word, team):
+    _, factory, _, _ = RESOURCES[word]
+    integration = factory(team=team, kind="generic", secret="the-old-secret")
+
+    response = Api(actor("admin", team)).post(f"/api/v1/{word}/{integration.pk}/rotate-secret")
+
+    assert response.status_code == 400
+    assert "does not sign its requests" in response.json()["message"]
+    integration.refresh_from_db()
+    assert integration.secret == "the-old-secret" and not AuditEntry.objects.exists()
 
 
 # --- keys: once, and rotation --------------------------------------------------------------

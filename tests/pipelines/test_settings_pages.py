@@ -104,7 +104,7 @@ ACTIONS = {
 @pytest.mark.parametrize("action", sorted(ACTIONS))
 def test_only_the_teams_admins_and_staff_change_an_integration(client, actor, action):
     people = cast()
-    pipeline = DeploymentPipelineFactory(team=people.team)
+    pipeline = DeploymentPipelineFactory(team=people.team, kind="github")  # it signs
     client.force_login(people.users[actor])
 
     response = client.post(integration_url(action, pipeline))

@@ -5,11 +5,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from changes.models import ChangeEvent
 from incidents.correlation import correlate_incident
-from incidents.models import Incident, IncidentComponent, TimelineEntry
+from incidents.models import Incident, IncidentComponent, SuspectChange, TimelineEntry
+from incidents.presenters import change_name
 from pipelines.config_as_code import apply_config
 from pipelines.models import AlertSource, DeploymentPipeline, Severity
 from teams.models import Component, Membership, Team
@@ -69,6 +71,87 @@ CHANGE_COUNT = 500
 # The open HighErrorRate incident starts 25 minutes ago; its culprit deployed 8 minutes before.
 CULPRIT_MINUTES_AGO = 33
 
+# (alert source, alias, title, severity, components, minutes ago, status)
+STORIES = [
+    (
+        "cloudwatch-prod",
+        "cloudwatch-HighErrorRate",
+        "HighErrorRate",
+        Severity.CRITICAL,
+        ["payments-service"],
+        25,
+        "triggered",
+    ),
+    (
+        "prometheus",
+        "8c1f0a27d3e4b5a6",
+        "p99 latency above 1.5s on checkout-api",
+        Severity.HIGH,
+        ["checkout-api"],
+        50,
+        "acknowledged",
+    ),
+    (
+        "grafana-checkout",
+        "00877cff2d3caa9b",
+        "Checkout 5xx ratio above 5%",
+        Severity.HIGH,
+        ["checkout-web"],
+        26 * 60,
+        "resolved",
+    ),
+    (
+        "incidents-api",
+        "orders-db/replica-lag",
+        "orders replica lag above 30 s",
+        Severity.MEDIUM,
+        ["orders-consumer"],
+        3 * 24 * 60,
+        "resolved",
+    ),
+]
+# Changes before the resolved incidents, and the verdicts of the engineers who handled them: the
+# cause confirmed, what correlation ranked above it not related. So Insights shows ranking
+# accuracy on first visit. (key, incident alias, minutes before it, pipeline, component, kind,
+# summary, version, the confirmed cause?)
+PAST_CHANGES = (
+    (
+        "demo-checkout-web-v2.14.0",
+        "00877cff2d3caa9b",
+        12,
+        "checkout-gitlab",
+        "checkout-web",
+        "deployment",
+        "Deploy checkout-web v2.14.0 to production",
+        "v2.14.0",
+        True,
+    ),
+    (
+        "demo-orders-consumer-v1.9.2",
+        "orders-db/replica-lag",
+        35,
+        "ansible-changes",
+        "orders-consumer",
+        "deployment",
+        "Deploy orders-consumer v1.9.2 to production",
+        "v1.9.2",
+        False,
+    ),
+    (
+        "demo-postgres-main-wal-senders",
+        "orders-db/replica-lag",
+        18,
+        "platform-terraform",
+        "postgres-main",
+        "infrastructure",
+        "Lower postgres-main max_wal_senders to 4",
+        "",
+        True,
+    ),
+)
+# When the engineers gave their verdicts: after the acknowledgement (7), before the fix (30).
+VERDICT_MINUTES = 25
+
 
 class Command(BaseCommand):
     help = "Load demo teams, components, integrations, ~500 changes and incidents. Idempotent."
@@ -82,6 +165,9 @@ class Command(BaseCommand):
         # Correlated here rather than by the worker, so the first page view already has them.
         for incident_id in Incident.objects.filter(correlated_at=None).values_list("id", flat=True):
             correlate_incident(incident_id=incident_id)
+        with transaction.atomic():
+            self._verdicts(user)
+            _note_last_events()
         self.stdout.write(
             f"Demo data ready: {changes} new change events, {incidents} new incidents.\n"
             f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD}"
@@ -128,6 +214,8 @@ class Command(BaseCommand):
                     idempotency_key=f"demo-{number}",
                     occurred_at=occurred_at,
                     started_at=occurred_at if outcome == "started" else occurred_at - rollout,
+                    # A finished rollout's span ends: correlation and Insights' durations read it.
+                    finished_at=None if outcome == "started" else occurred_at,
                     received_at=occurred_at + timedelta(seconds=rng.randint(1, 30)),
                     component=component.name,
                     resolved_component=component,
@@ -144,7 +232,7 @@ class Command(BaseCommand):
                 )
             )
         culprit = self._culprit(now)
-        events.append(culprit)
+        events.extend([culprit, *self._past_changes(now)])
         before = ChangeEvent.objects.count()
         ChangeEvent.objects.bulk_create(events, ignore_conflicts=True)
         self._second_report(culprit)
@@ -182,6 +270,34 @@ class Command(BaseCommand):
             correlated_at=now,
         )
 
+    def _past_changes(self, now: datetime) -> list[ChangeEvent]:
+        """PAST_CHANGES: what changed before the resolved incidents."""
+        pipelines = {pipeline.name: pipeline for pipeline in DeploymentPipeline.objects.all()}
+        components = {component.name: component for component in Component.objects.all()}
+        minutes_ago = {story[1]: story[5] for story in STORIES}
+        events = []
+        for key, alias, before, pipeline, component, kind, summary, version, _ in PAST_CHANGES:
+            occurred_at = now - timedelta(minutes=minutes_ago[alias] + before)
+            events.append(
+                ChangeEvent(
+                    pipeline=pipelines[pipeline],
+                    idempotency_key=key,
+                    occurred_at=occurred_at,
+                    started_at=occurred_at - timedelta(minutes=4),
+                    finished_at=occurred_at,
+                    received_at=occurred_at + timedelta(seconds=3),
+                    component=component,
+                    resolved_component=components[component],
+                    environment="production",
+                    kind=kind,
+                    summary=summary,
+                    triggered_by="priya.n",
+                    version=version,
+                    correlated_at=now,
+                )
+            )
+        return events
+
     def _second_report(self, culprit: ChangeEvent) -> None:
         """CodePipeline reported the culprit's rollout too: one logical change, two reports."""
         first = ChangeEvent.objects.get(idempotency_key="demo-culprit")
@@ -206,46 +322,8 @@ class Command(BaseCommand):
     def _incidents(self, user: AbstractBaseUser) -> int:
         now = timezone.now()
         sources = {source.name: source for source in AlertSource.objects.all()}
-        stories = [
-            (
-                "cloudwatch-prod",
-                "cloudwatch-HighErrorRate",
-                "HighErrorRate",
-                Severity.CRITICAL,
-                ["payments-service"],
-                25,
-                "triggered",
-            ),
-            (
-                "prometheus",
-                "8c1f0a27d3e4b5a6",
-                "p99 latency above 1.5s on checkout-api",
-                Severity.HIGH,
-                ["checkout-api"],
-                50,
-                "acknowledged",
-            ),
-            (
-                "grafana-checkout",
-                "00877cff2d3caa9b",
-                "Checkout 5xx ratio above 5%",
-                Severity.HIGH,
-                ["checkout-web"],
-                26 * 60,
-                "resolved",
-            ),
-            (
-                "incidents-api",
-                "orders-db/replica-lag",
-                "orders replica lag above 30 s",
-                Severity.MEDIUM,
-                ["orders-consumer"],
-                3 * 24 * 60,
-                "resolved",
-            ),
-        ]
         created = 0
-        for source_name, alias, title, severity, components, minutes_ago, status in stories:
+        for source_name, alias, title, severity, components, minutes_ago, status in STORIES:
             source = sources[source_name]
             if Incident.objects.filter(alert_source=source, alias=alias).exists():
                 continue
@@ -297,6 +375,59 @@ class Command(BaseCommand):
             TimelineEntry.objects.bulk_create(entries)
             created += 1
         return created
+
+    def _verdicts(self, user: AbstractBaseUser) -> None:
+        """PAST_CHANGES' causes confirmed, and the suspects ranked above them marked not
+        related, on the resolved incidents nobody gave a verdict on yet: on the suspect and on
+        the timeline, as incidents.services.set_verdict records a verdict."""
+        causes = {alias: key for key, alias, *_, is_cause in PAST_CHANGES if is_cause}
+        judged = SuspectChange.objects.filter(incident=OuterRef("pk")).exclude(verdict="")
+        incidents = Incident.objects.filter(alias__in=causes, resolved_at__isnull=False).exclude(
+            Exists(judged)
+        )
+        suspects_judged: list[SuspectChange] = []
+        entries = []
+        for incident in incidents:
+            suspects = list(incident.suspects.select_related("change").order_by("rank"))
+            keys = [suspect.change.idempotency_key for suspect in suspects]
+            if causes[incident.alias] not in keys:
+                continue
+            at = incident.started_at + timedelta(minutes=VERDICT_MINUTES)
+            cause_rank = keys.index(causes[incident.alias])
+            for index, suspect in enumerate(suspects[: cause_rank + 1]):
+                suspect.verdict = (
+                    SuspectChange.Verdict.CONFIRMED
+                    if index == cause_rank
+                    else SuspectChange.Verdict.UNRELATED
+                )
+                suspect.verdict_by, suspect.verdict_at = user, at
+                suspects_judged.append(suspect)
+                entries.append(
+                    _by_user(
+                        incident,
+                        user,
+                        at,
+                        TimelineEntry.Kind.VERDICT,
+                        verdict=suspect.verdict,
+                        change_id=str(suspect.change_id),
+                        change=change_name(suspect.change),
+                    )
+                )
+        SuspectChange.objects.bulk_update(suspects_judged, ["verdict", "verdict_by", "verdict_at"])
+        TimelineEntry.objects.bulk_create(entries)
+
+
+def _note_last_events() -> None:
+    """When each demo integration last delivered something, its newest change or alert, as
+    ingest notes it (bulk_create went round ingest). Only where nothing is noted yet."""
+    newest_change = ChangeEvent.objects.filter(pipeline=OuterRef("pk")).order_by("-received_at")
+    DeploymentPipeline.objects.filter(name__in=_names("pipelines"), last_event_at=None).update(
+        last_event_at=Subquery(newest_change.values("received_at")[:1])
+    )
+    newest_alert = Incident.objects.filter(alert_source=OuterRef("pk")).order_by("-last_alert_at")
+    AlertSource.objects.filter(name__in=_names("alert_sources"), last_event_at=None).update(
+        last_event_at=Subquery(newest_alert.values("last_alert_at")[:1])
+    )
 
 
 def _by_user(
