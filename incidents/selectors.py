@@ -131,10 +131,13 @@ class IncidentListing:
 
 def _live_cursor_expressions() -> dict[str, Subquery]:
     """What the open incidents' rows depend on: a new incident, any timeline entry (alerts,
-    repeats and every status change write one), and correlation of an open incident."""
+    repeats and every status change write one), correlation of an open incident, and any new
+    suspect (a change arriving late can become an incident's top suspect without a fresh
+    correlation; the newest id of all, not of open incidents: one index probe either way)."""
     return {
         "cursor_incident": Subquery(Incident.objects.order_by("-id").values("id")[:1]),
         "cursor_entry": Subquery(TimelineEntry.objects.order_by("-id").values("id")[:1]),
+        "cursor_suspect": Subquery(SuspectChange.objects.order_by("-id").values("id")[:1]),
         "cursor_correlated": Subquery(
             Incident.objects.filter(status__in=Incident.OPEN_STATUSES, correlated_at__isnull=False)
             .order_by("-correlated_at")
@@ -153,14 +156,14 @@ def _cursor(*parts: int | datetime | None) -> str:
 
 
 def _row_cursor(row: Incident) -> str:
-    return _cursor(row.cursor_incident, row.cursor_entry, row.cursor_correlated)
+    return _cursor(row.cursor_incident, row.cursor_entry, row.cursor_correlated, row.cursor_suspect)
 
 
 def list_cursor() -> str:
     """The list's live cursor, in one query: it changes when anything the open rows show does."""
     row = (
         Incident.objects.annotate(**_live_cursor_expressions())
-        .values_list("cursor_incident", "cursor_entry", "cursor_correlated")
+        .values_list("cursor_incident", "cursor_entry", "cursor_correlated", "cursor_suspect")
         .first()
     )
     return _cursor(*row) if row is not None else _cursor()

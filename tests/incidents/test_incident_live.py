@@ -269,3 +269,16 @@ def test_the_cursor_moves_on_a_swap_of_ranks_or_a_change_of_confidence(incident)
     reconsidered = selectors.incident_cursor(pk=incident.pk)
 
     assert len({before, swapped, reconsidered}) == 3
+
+
+def test_the_lists_poll_shows_a_late_change_as_the_new_top_suspect(
+    logged_in_client, incident, django_capture_on_commit_callbacks
+):
+    cursor = logged_in_client.get(reverse("incidents:list")).context["listing"].cursor
+    live = reverse("incidents:live")
+    assert logged_in_client.get(live, query_params={"after": cursor}).status_code == 204
+
+    record(incident, django_capture_on_commit_callbacks, version="v4.7.0", minutes_before=4)
+
+    answer = logged_in_client.get(live, query_params={"after": cursor}, headers=HTMX)
+    assert answer.status_code == 200 and "v4.7.0" in answer.content.decode()
