@@ -15,6 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from changes.models import ChangeEvent
 from changes.services import CORRELATION_REQUESTED
 from pipelines import services
+from pipelines.deliveries import TRIM_EVERY
+from pipelines.models import Delivery
 from tests.changes.ingest import KEY, pipeline_for, post_json
 from tests.teams.factories import ComponentAliasFactory, ComponentFactory
 
@@ -39,6 +41,9 @@ def test_with_warm_caches_an_ingest_writes_and_reads_nothing_else(client, pipeli
     ComponentFactory(name="payments-prod")
     post_json(client, VALID)  # fills the caches
     cache.set(CORRELATION_REQUESTED, 1)  # the worker is asked already: no message, no task
+    # Every TRIM_EVERY-th delivery also trims the log (a SELECT): not the one measured here.
+    while (Delivery.objects.latest("pk").pk + 1) % TRIM_EVERY == 0:
+        post_json(client, VALID)
 
     with CaptureQueriesContext(connection) as captured:
         response = post_json(client, VALID)
