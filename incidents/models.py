@@ -59,6 +59,13 @@ class Incident(models.Model):
             models.Index(fields=("status", "-started_at"), name="incident_status_started_idx"),
             models.Index(fields=("alert_source", "alias"), name="incident_source_alias_idx"),
             models.Index(fields=("-started_at", "-id"), name="incident_started_idx"),
+            # The open ones, newest first: the deployments page's banner and the incidents list
+            # read them on every view, among thousands resolved.
+            models.Index(
+                fields=("-started_at", "-id"),
+                condition=models.Q(status__in=("triggered", "acknowledged")),
+                name="incident_open_started_idx",
+            ),
         )
 
     def __str__(self) -> str:
