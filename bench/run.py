@@ -218,7 +218,8 @@ def serving(env: dict) -> Iterator[dict[str, subprocess.Popen]]:
 
 
 def wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded 2-core machine gunicorn's workers take a while to import Django.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url, timeout=1)
