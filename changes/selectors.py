@@ -5,11 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Max, Prefetch, Q, QuerySet, prefetch_related_objects
 
 from changes.models import ChangeEvent
 from common.times import parse_timestamp
 from pipelines.models import Delivery
+from teams.permissions import can_see_deliveries, deliveries_hidden
+from teams.selectors import team_ids_of
 
 # The most running rows of one page whose state a live poll looks up.
 POLL_RUNNING_LIMIT = 200
@@ -44,13 +47,14 @@ def change_feed() -> QuerySet[ChangeEvent]:
 
 
 def change_detail() -> QuerySet[ChangeEvent]:
-    """Any change by id, a grouped report too, with every report of its logical change."""
+    """Any change by id, a grouped report too, with every report of its logical change and
+    its pipeline's team."""
     return (
         change_rows()
-        .select_related("same_as__pipeline")
+        .select_related("same_as__pipeline__team")
         .prefetch_related(
-            Prefetch("also_reported", queryset=other_reports()),
-            Prefetch("same_as__also_reported", queryset=other_reports()),
+            Prefetch("also_reported", queryset=_reports_with_teams()),
+            Prefetch("same_as__also_reported", queryset=_reports_with_teams()),
         )
     )
 
@@ -93,10 +97,12 @@ class Transition:
 
 @dataclass(frozen=True)
 class Report:
-    """One pipeline's report of a logical change, with the deliveries that brought it."""
+    """One pipeline's report of a logical change, with the deliveries that brought it, or
+    (`deliveries_hidden`) why the reader may not see them."""
 
     change: ChangeEvent
     deliveries: list[Delivery]
+    deliveries_hidden: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,10 +114,12 @@ class ChangePage:
     rolled_back: list[ChangeEvent]  # what this change, a rollback, undid
 
 
-def change_page(pk: int) -> ChangePage:
+def change_page(pk: int, *, user: AbstractBaseUser) -> ChangePage:
     """A change with its lifecycle, every report of its logical change and the deliveries
-    that brought them, what rolled it back or it rolled back, and the incidents in which it is
-    a suspect. Raises ChangeEvent.DoesNotExist. A constant number of queries."""
+    that brought them (those of pipelines whose deliveries `user` may see:
+    teams.permissions.can_see_deliveries), what rolled it back or it rolled back, and the
+    incidents in which it is a suspect. Raises ChangeEvent.DoesNotExist. A constant number of
+    queries."""
     # suspected_in by name: changes may not import incidents, which owns the suspicions.
     change = (
         change_detail()
@@ -122,22 +130,49 @@ def change_page(pk: int) -> ChangePage:
     logical = change.same_as if change.same_as_id else change
     prefetch_related_objects([logical], "rolled_back_changes")
     reports = logical_reports(change)
-    deliveries = _deliveries_of(reports)
+    pipelines = [report.pipeline for report in reports if report.pipeline_id]
+    # The user's teams only when a team's deliveries are in question: one query at most.
+    needs_teams = not user.is_staff and any(pipeline.team_id for pipeline in pipelines)
+    member_of = team_ids_of(user) if needs_teams else frozenset()
+    visible = {
+        pipeline.pk
+        for pipeline in pipelines
+        if can_see_deliveries(user, pipeline.team, member_of=member_of)
+    }
+    deliveries = _deliveries_of(reports, visible)
     return ChangePage(
         change=change,
         logical=logical,
         transitions=[_transition(entry) for entry in change.transitions],
         reports=[
-            Report(change=report, deliveries=deliveries.get(report.pk, [])) for report in reports
+            Report(
+                change=report,
+                deliveries=deliveries.get(report.pk, []),
+                deliveries_hidden=(
+                    deliveries_hidden(report.pipeline.team)
+                    if report.pipeline_id and report.pipeline_id not in visible
+                    else ""
+                ),
+            )
+            for report in reports
         ],
         rolled_back=sorted(logical.rolled_back_changes.all(), key=lambda undone: undone.pk),
     )
 
 
-def _deliveries_of(reports: list[ChangeEvent]) -> dict[int, list[Delivery]]:
-    """The logged requests that stored or updated each report, oldest first (the log keeps
-    the last hundred per pipeline: older ones are gone)."""
-    pipelines = {report.pipeline_id for report in reports if report.pipeline_id}
+def _reports_with_teams() -> QuerySet[ChangeEvent]:
+    """other_reports, with each pipeline's team: the change page says whose deliveries they
+    are ("visible to <team>'s members")."""
+    return (
+        other_reports()
+        .select_related("pipeline__team")
+        .only("same_as", "received_at", "outcome", "pipeline__name", "pipeline__team__name")
+    )
+
+
+def _deliveries_of(reports: list[ChangeEvent], pipelines: set[int]) -> dict[int, list[Delivery]]:
+    """The logged requests from `pipelines` that stored or updated each report, oldest first
+    (the log keeps the last hundred per pipeline: older ones are gone)."""
     if not pipelines:
         return {}
     found: dict[int, list[Delivery]] = {}

@@ -112,7 +112,7 @@ def change_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A change (a report grouped under another one too): every field, its lifecycle, every
     report of it, and the incidents in which it is a suspect."""
     try:
-        page = selectors.change_page(pk)
+        page = selectors.change_page(pk, user=request.user)
     except ChangeEvent.DoesNotExist:
         raise Http404("No such change.") from None
     change = page.change

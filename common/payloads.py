@@ -6,7 +6,7 @@ one of two ways: PayloadInvalid (400, naming the field) for a body they cannot u
 (2xx, nothing stored, the reason in the delivery log) for an event they do not record.
 """
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,6 +25,11 @@ class PayloadInvalid(DomainError):
     def __init__(self, field_name: str, problem: str) -> None:
         super().__init__(f"{field_name}: {problem}", fields={field_name: [problem]})
         self.field_name = field_name
+        self.problem = problem
+
+    def within(self, prefix: str) -> "PayloadInvalid":
+        """The same problem, named by its path from a containing object (`links.0` + `href`)."""
+        return PayloadInvalid(f"{prefix}.{self.field_name}", self.problem)
 
 
 class Ignored(Exception):
@@ -54,7 +59,7 @@ def pick(
     for depth, step in enumerate(steps):
         if not isinstance(value, Mapping):
             reached = ".".join(steps[:depth])
-            raise PayloadInvalid(reached, f"Expected an object, got {_json_type(value)}.")
+            raise PayloadInvalid(reached, f"Expected an object, got {json_type(value)}.")
         value = value.get(step)
         if value is None:
             if required:
@@ -63,7 +68,7 @@ def pick(
     types = expected if isinstance(expected, tuple) else (expected,)
     # JSON true/false are ints to Python; never accept them as numbers.
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-        raise PayloadInvalid(path, f"Expected {_type_names(types)}, got {_json_type(value)}.")
+        raise PayloadInvalid(path, f"Expected {_type_names(types)}, got {json_type(value)}.")
     return value
 
 
@@ -73,12 +78,14 @@ def pick_text(
     *,
     required: bool = False,
     max_length: int = 0,
-    accept_numbers: bool = True,
+    accept_numbers: bool = False,
 ) -> str:
-    """A string field, stripped ("" when absent and optional).
+    """A string field, stripped ("" when absent or null and optional).
 
-    Numbers are accepted and stringified, unless `accept_numbers` is False: where a producer
-    documents a string, a number is a sender's bug rather than text.
+    Anything but a string is refused, naming the path: where a producer documents a string, a
+    number is a sender's bug (an unquoted shell variable), not a name to store as "4711".
+    `accept_numbers` is only for ids and counters a producer documents as numbers (GitHub's
+    deployment.id, Jenkins' build number), which are read as their text.
     """
     value = pick(payload, path, (str, int, float) if accept_numbers else str, required=required)
     text = "" if value is None else str(value).strip()
@@ -139,15 +146,18 @@ def clean_links(raw: Any, path: str = "links") -> tuple[dict[str, str], ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise PayloadInvalid(path, f"Expected a list, got {_json_type(raw)}.")
+        raise PayloadInvalid(path, f"Expected a list, got {json_type(raw)}.")
     links = []
     for index, item in enumerate(raw):
         if isinstance(item, str):
             item = {"href": item}
         if not isinstance(item, Mapping):
             raise PayloadInvalid(f"{path}.{index}", "Expected an object with href and text.")
-        href = pick_text(item, "href", required=False)
-        text = pick_text(item, "text", required=False)
+        try:
+            href = pick_text(item, "href")
+            text = pick_text(item, "text")
+        except PayloadInvalid as invalid:
+            raise invalid.within(f"{path}.{index}") from None
         if href.lower().startswith(("http://", "https://")) and len(href) <= 2000:
             links.append({"href": href, "text": text[:200]})
     return tuple(links)
@@ -163,27 +173,72 @@ def truncated(text: str, max_length: int) -> str:
     return text if len(text) <= max_length else text[: max_length - 1] + "…"
 
 
-def is_text(value: Any) -> bool:
-    """Whether a free-form value reads as text: a string or a number."""
-    # JSON true/false are ints to Python; they are not text.
-    return isinstance(value, str | int | float) and not isinstance(value, bool)
+def is_number(value: Any) -> bool:
+    """Whether a JSON value is a number (true and false are ints to Python, not numbers)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def text_value(value: Any, path: str) -> str:
+    """A value already taken out of the body (a label, a dimension: names that may hold dots,
+    so not reachable by a dotted path) that must be a string, stripped; PayloadInvalid names
+    `path` if it is not one."""
+    if not isinstance(value, str):
+        raise PayloadInvalid(path, f"Expected a string, got {json_type(value)}.")
+    return value.strip()
 
 
 def without_keys(value: Any, names: Collection[str]) -> Any:
     """`value` with every key whose normalised name is in `names` removed, at any depth.
 
-    A key's normalised name is lower-cased without "_" or "-": routing_key, routingKey and
-    Routing-Key are all "routingkey". Producers' credentials go this way before we keep a body.
+    A key's normalised name is lower-cased, letters and digits only (see `normalised_name`).
+    Producers' credentials go this way before we keep a body.
     """
     if isinstance(value, Mapping):
         return {
             key: without_keys(item, names)
             for key, item in value.items()
-            if str(key).lower().replace("_", "").replace("-", "") not in names
+            if normalised_name(key) not in names
         }
     if isinstance(value, list):
         return [without_keys(item, names) for item in value]
     return value
+
+
+def normalised_name(name: object) -> str:
+    """A field name as credential lists compare it: routing_key, routingKey, Routing-Key (and
+    routing\\u0000_key, which ingest reads as routing_key) are all "routingkey"."""
+    return "".join(character for character in str(name).lower() if character.isalnum())
+
+
+def masked(
+    value: Any,
+    is_secret_name: Callable[[str], bool],
+    *,
+    secret: str = "",
+    mask: str = "[redacted]",
+) -> Any:
+    """`value` with the value of every field whose normalised name `is_secret_name` accepts
+    replaced by `mask`, at any depth, and `secret` (when given) masked inside every string,
+    names included. Works on the parsed document, so an escaped name (`"routing\\u005fkey"`)
+    is the name it spells."""
+    if isinstance(value, Mapping):
+        return {
+            _masked_text(str(key), secret, mask): (
+                mask
+                if is_secret_name(normalised_name(key))
+                else masked(item, is_secret_name, secret=secret, mask=mask)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [masked(item, is_secret_name, secret=secret, mask=mask) for item in value]
+    if isinstance(value, str):
+        return _masked_text(value, secret, mask)
+    return value
+
+
+def _masked_text(text: str, secret: str, mask: str) -> str:
+    return text.replace(secret, mask) if secret else text
 
 
 def _type_names(types: tuple[type, ...]) -> str:
@@ -199,7 +254,10 @@ def _type_names(types: tuple[type, ...]) -> str:
     return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
+    """What a parsed JSON value is, in words for an error message: "a number", "an object"."""
+    if value is None:
+        return "null"
     # Checked before int: JSON true/false are ints to Python.
     if isinstance(value, bool):
         return "a boolean"

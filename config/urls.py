@@ -19,6 +19,8 @@ urlpatterns = [
     path("login/", teams_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", teams_views.profile, name="profile"),
+    path("profile/tokens/", teams_views.api_token_create, name="api-token-create"),
+    path("profile/tokens/<int:pk>/revoke/", teams_views.api_token_revoke, name="api-token-revoke"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

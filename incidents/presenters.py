@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from changes.models import ChangeEvent
 from common.times import duration_words, minutes_words
@@ -392,9 +392,54 @@ def _suspect_note(row: TimelineRow) -> str:
     return f" (suspect #{row.suspect.suspect.rank})" + (f": {_md(summary)}" if summary else "")
 
 
+# Markdown's punctuation that is markup wherever it stands (emphasis, code, links and images,
+# headings, tables, strikethrough), backslash-escaped; HTML's as entities, which every Markdown
+# flavour decodes as text (a backslash before `<` is not escaping in all of them).
+_MARKDOWN_ESCAPES = str.maketrans(
+    {
+        **{char: "\\" + char for char in "\\`*_{}[]()#!|~"},
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+    }
+)
+# `-`, `+`, `=` and `1.` are markup only at a line's start (a list, a rule, a heading's
+# underline): producer text is one line after our own words, so only its start is escaped,
+# which keeps `payments-service v4.7.0` readable.
+_LEADING_MARKER = re.compile(r"^(?:([-+=])|(\d+)\.)")
+# What stays as is in a link's destination: the URL's own delimiters and `%` of its escapes;
+# spaces, parentheses, angle brackets, quotes, `|` and backslashes are percent-encoded.
+_URL_SAFE = "/:?#[]@!$&*+,;=%~-._"
+
+
 def _md(text: object) -> str:
-    """Payload text made safe for one Markdown table cell or list item."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Producer (or user) text made inert in Markdown: one line, every Markdown and HTML special
+    character escaped, so `![x](https://…)`, `<img …>` or `# heading` show as written. For a
+    list item, a table cell or a heading after our own markup. A sentence that mixes our words
+    with producer names (a suspect's, a timeline row's) goes through whole: what it escapes in
+    our words renders as it was."""
+    line = " ".join(str(text).split()).translate(_MARKDOWN_ESCAPES)
+    return _LEADING_MARKER.sub(
+        lambda marker: f"\\{marker[1]}" if marker[1] else f"{marker[2]}\\.", line
+    )
+
+
+def _md_link(href: object, text: object = "") -> str:
+    """`[text](href)` for an http(s) href (percent-encoded where Markdown would end or break the
+    destination), else the text alone, escaped: no `javascript:` or other scheme gets a link."""
+    url = _safe_href(href)
+    if not url:
+        return _md(text or href)
+    return f"[{_md(text or url)}]({quote(url, safe=_URL_SAFE)})"
+
+
+def _evidence_links(found: Evidence | None) -> str:
+    """' — [commit 1a2b3c4](…) · [Build](…)': the suspect card's links, or ""."""
+    if found is None:
+        return ""
+    links = [Link(found.commit_url, f"commit {found.commit[:7]}")] if found.commit_url else []
+    links += found.links
+    return " — " + " · ".join(_md_link(link.href, link.text) for link in links) if links else ""
 
 
 def _utc(at: datetime | None) -> str:
@@ -434,6 +479,10 @@ def postmortem_markdown(page: IncidentPage, *, url: str = "") -> str:
     lines.append(f"- **Duration:** {duration_words(page.duration)}")
     if url:
         lines.append(f"- **Link:** {url}")
+    links = [link for link in incident.links or () if isinstance(link, dict)]
+    if links:
+        shown = (_md_link(link.get("href"), link.get("text")) for link in links)
+        lines.append(f"- **Links:** {' · '.join(shown)}")
     confirmed = [s for s in page.suspects if s.suspect.verdict == SuspectChange.Verdict.CONFIRMED]
     lines += ["", "## Cause", ""]
     lines += [f"- Confirmed: {_md(s.sentence)}" for s in confirmed] or ["- Not confirmed yet."]
@@ -449,7 +498,8 @@ def postmortem_markdown(page: IncidentPage, *, url: str = "") -> str:
         )
         confidence = view.suspect.get_confidence_display().lower()
         lines.append(
-            f"{view.suspect.rank}. {_md(view.sentence)} ({confidence} confidence){verdict}"
+            f"{view.suspect.rank}. {_md(view.sentence)} ({confidence} confidence)"
+            f"{verdict}{_evidence_links(view.evidence)}"
         )
     if not page.suspects:
         lines.append("No changes in the correlation window.")

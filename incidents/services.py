@@ -31,6 +31,7 @@ from incidents.presenters import change_name
 from pipelines.deliveries import record_delivery
 from pipelines.exceptions import ReplayedSignature
 from pipelines.models import AlertSource, Delivery, SeenSignature, Severity
+from pipelines.services import forget_stale_signatures
 from teams.components import normalise_component_name, resolve_components
 from teams.models import Team
 
@@ -578,10 +579,8 @@ def apply_retention(*, now: datetime | None = None) -> dict[str, int]:
         "alert_receipts": AlertReceipt.objects.filter(
             received_at__lt=now - timedelta(days=days["deliveries"])
         ).delete()[0],
-        # Older than any timestamp tolerance (a day at most): refused as stale anyway.
-        "seen_signatures": SeenSignature.objects.filter(
-            seen_at__lt=now - timedelta(days=2)
-        ).delete()[0],
+        # Kept while a replay could still pass the timestamp check (at least two days).
+        "seen_signatures": forget_stale_signatures(now=now),
     }
     return deleted
 

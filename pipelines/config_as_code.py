@@ -15,8 +15,15 @@ from rest_framework import serializers
 from common.config_files import ConfigInvalid, validate_section
 from common.tokens import hash_token
 from pipelines.endpoints import ingest_url
-from pipelines.kinds import ALERT_SOURCE_KINDS, PIPELINE_KINDS, KindInfo
-from pipelines.models import AlertSource, DeploymentPipeline, Integration, Severity
+from pipelines.kinds import ALERT_SOURCE_KINDS, PIPELINE_KINDS, KindInfo, auth_mode_problem
+from pipelines.models import (
+    TIMESTAMP_TOLERANCE_VALIDATORS,
+    AlertSource,
+    AuthMode,
+    DeploymentPipeline,
+    Integration,
+    Severity,
+)
 from pipelines.services import create_integration, rotate_key, update_integration
 from teams.config_as_code import apply_catalog, validate_catalog
 from teams.models import Team
@@ -30,9 +37,17 @@ def _names() -> serializers.ListField:
 
 class PipelineEntry(serializers.Serializer):
     KINDS: ClassVar[Mapping[str, KindInfo]] = PIPELINE_KINDS
+    MODEL: ClassVar[type[Integration]] = DeploymentPipeline
 
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=DeploymentPipeline.Kind.choices)
+    # Left out: the kind's default (a signature where its producer signs), or, on an update,
+    # as it is (pipelines.services).
+    auth_mode = serializers.ChoiceField(
+        choices=AuthMode.choices,
+        required=False,
+        help_text="signature: every request must be signed with the secret; key: the key alone",
+    )
     team = serializers.SlugField(max_length=50, required=False, allow_null=True)
     secret = serializers.CharField(max_length=200, required=False)
     key = serializers.CharField(min_length=8, max_length=200, required=False)
@@ -44,8 +59,11 @@ class PipelineEntry(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Branches only for kinds whose events name one (pipelines.kinds), as in the form: a
         branch filter given for another kind is refused, and one left from an earlier kind is
-        cleared when the kind is set."""
+        cleared when the kind is set. An authentication mode only where the kind allows it."""
         kind = attrs.get("kind") or getattr(self.instance, "kind", "")
+        problem = auth_mode_problem(self.MODEL, kind, attrs.get("auth_mode") or "")
+        if "auth_mode" in attrs and problem:
+            raise serializers.ValidationError({"auth_mode": [problem]})
         info = self.KINDS.get(kind)
         if info is not None and not info.has_branches:
             if attrs.get("branches"):
@@ -60,6 +78,7 @@ class PipelineEntry(serializers.Serializer):
 
 class AlertSourceEntry(PipelineEntry):
     KINDS = ALERT_SOURCE_KINDS
+    MODEL = AlertSource
 
     kind = serializers.ChoiceField(choices=AlertSource.Kind.choices)
     default_severity = serializers.ChoiceField(choices=Severity.choices, required=False)
@@ -79,8 +98,9 @@ class AlertSourceEntry(PipelineEntry):
     group_window_minutes = serializers.IntegerField(
         min_value=0, max_value=24 * 60, required=False, allow_null=True
     )
+    # The model's validators: one rule, and one message, for the form, the API and the file.
     timestamp_tolerance_seconds = serializers.IntegerField(
-        min_value=1, max_value=24 * 3600, required=False
+        required=False, validators=list(TIMESTAMP_TOLERANCE_VALIDATORS)
     )
 
 

@@ -26,6 +26,13 @@ class BadSignature(DomainError):
     code = "bad_signature"
 
 
+class SignatureRequired(BadSignature):
+    """An integration that requires signed requests got one without its signature: the key
+    alone is not enough (AuthMode.SIGNATURE)."""
+
+    code = "signature_required"
+
+
 class StaleTimestamp(BadSignature):
     code = "stale_timestamp"
 

@@ -14,7 +14,12 @@ from pipelines.kinds import (
     KindInfo,
     grouped_kinds,
 )
-from pipelines.models import AlertSource, DeploymentPipeline
+from pipelines.models import (
+    MAX_TIMESTAMP_TOLERANCE_SECONDS,
+    AlertSource,
+    AuthMode,
+    DeploymentPipeline,
+)
 from teams.permissions import administered_teams
 
 
@@ -70,7 +75,14 @@ class IntegrationForm(forms.ModelForm):
         self.fields["team"].queryset = administered_teams(user)
         self.fields["team"].required = not user.is_staff
         self.fields["team"].empty_label = "No team (account-wide)" if user.is_staff else None
+        self.fields["auth_mode"].label = "Authentication"
+        self.fields["auth_mode"].help_text = (
+            "Signature required: every request must carry a valid, fresh signature made with "
+            "the signing secret, wherever its key is. Key only: the key alone lets it in."
+        )
+        typed = kwargs.get("initial")
         self._fit_kind()
+        self._fit_auth_mode(typed if isinstance(typed, Mapping) else {})
 
     def kind_choices(self) -> list[Any]:
         return list(self._meta.model.Kind.choices)
@@ -80,7 +92,9 @@ class IntegrationForm(forms.ModelForm):
         raise NotImplementedError
 
     def cleared(self, name: str) -> object:
-        """What an unused field is saved as: its model default."""
+        """What an unused field is saved as: its model default (the mode: the kind's only one)."""
+        if name == "auth_mode" and self.kind_info is not None:
+            return self.kind_info.default_auth_mode
         return self._meta.model._meta.get_field(name).get_default()
 
     def _fit_kind(self) -> None:
@@ -95,6 +109,29 @@ class IntegrationForm(forms.ModelForm):
             # another kind is cleared rather than kept where nobody can see it.
             self.fields[name].disabled = True
             self.initial[name] = self.cleared(name)
+
+    def _fit_auth_mode(self, typed: Mapping[str, Any]) -> None:
+        """Offer the modes the chosen kind allows (pipelines.kinds); a new integration, or one
+        whose kind changes to one without its mode, starts from the kind's default. Kinds with one
+        mode do not show the field (unused_by) and are saved with it."""
+        info = self.kind_info
+        if info is None:
+            return
+        self.fields["auth_mode"].choices = [
+            (mode, AuthMode(mode).label) for mode in info.auth_modes
+        ]
+        self.fields["auth_mode"].required = False  # not posted: the kind's default (clean_)
+        if self.is_bound:
+            return
+        is_new = self.instance.pk is None and "auth_mode" not in typed
+        if is_new or self.initial.get("auth_mode") not in info.auth_modes:
+            self.initial["auth_mode"] = info.default_auth_mode
+
+    def clean_auth_mode(self) -> str:
+        mode = self.cleaned_data.get("auth_mode")
+        if mode or self.kind_info is None:
+            return mode
+        return self.kind_info.default_auth_mode
 
     @property
     def chosen_kind(self) -> str:
@@ -125,14 +162,15 @@ class PipelineForm(IntegrationForm):
 
     class Meta:
         model = DeploymentPipeline
-        fields = ("name", "team", "kind", "environments", "branches", "event_types")
+        fields = ("name", "team", "kind", "auth_mode", "environments", "branches", "event_types")
 
     def kind_choices(self) -> list[Any]:
         return grouped_kinds()
 
     def unused_by(self, info: KindInfo) -> set[str]:
         # No branch filter for producers whose events name no branch.
-        return set() if info.has_branches else {"branches"}
+        unused = set() if info.has_branches else {"branches"}
+        return unused if info.mode_is_chosen else unused | {"auth_mode"}
 
 
 class AlertSourceForm(IntegrationForm):
@@ -151,6 +189,7 @@ class AlertSourceForm(IntegrationForm):
             "name",
             "team",
             "kind",
+            "auth_mode",
             "default_severity",
             "default_components",
             "window_minutes",
@@ -189,7 +228,12 @@ class AlertSourceForm(IntegrationForm):
         ):
             self.fields[name].validators.append(MaxValueValidator(24 * 60))
             self.fields[name].widget.attrs["max"] = 24 * 60
+        # The model's validators refuse more (one rule for the form, the API and the file).
+        tolerance = self.fields["timestamp_tolerance_seconds"]
+        tolerance.widget.attrs["max"] = MAX_TIMESTAMP_TOLERANCE_SECONDS
+        tolerance.help_text = f"At most {MAX_TIMESTAMP_TOLERANCE_SECONDS} (a day)."
 
     def unused_by(self, info: KindInfo) -> set[str]:
         # CloudWatch's settings only for CloudWatch, the signature's only where one is made.
-        return set(ALERT_SOURCE_OPTIONS) - info.options
+        unused = set(ALERT_SOURCE_OPTIONS) - info.options
+        return unused if info.mode_is_chosen else unused | {"auth_mode"}

@@ -43,6 +43,7 @@ from pipelines.exceptions import (
     UnknownKey,
 )
 from pipelines.models import Delivery, Integration
+from pipelines.signatures import verify_request
 from pipelines.throttling import check_rate, unknown_key_refusal
 
 logger = get_logger(__name__)
@@ -100,17 +101,18 @@ class IngestApi(APIView):
         received_at = timezone.now()
         integration: Integration | None = None
         body = b""
+        payload: Any = None
         event_type = ""
         try:
             check_headers(request._request)
             body = read_body(request._request)
             integration = self._integration_from(request, key)
             if integration is not None:
-                admit(integration)
+                signature = admit(integration, request, body, received_at)
             payload = parse_json(body)
             if integration is None:
                 integration = self._integration_from_body(payload)
-                admit(integration)
+                signature = admit(integration, request, body, received_at)
             event_type = self.event_type(request, payload)
             result = self.ingest(
                 request=request,
@@ -118,6 +120,7 @@ class IngestApi(APIView):
                 payload=payload,
                 body=body,
                 received_at=received_at,
+                signature=signature,
             )
         except DomainError as error:
             # Unknown keys count against the client's address: 429 past a limit.
@@ -140,7 +143,9 @@ class IngestApi(APIView):
             response = Response(result.data, status=result.status_code)
         self.integration, self.outcome = integration, result.outcome
         if integration is not None:
-            _log_delivery(integration, result, received_at, event_type, body)
+            # Every key the request carried: the log keeps out whichever is this integration's.
+            keys = (key, bearer_key(request), self._body_key(payload))
+            _log_delivery(integration, result, received_at, event_type, body, keys)
         return response
 
     def get_authenticators(self) -> list:
@@ -171,7 +176,10 @@ class IngestApi(APIView):
         payload: Any,
         body: bytes,
         received_at: datetime,
+        signature: str,
     ) -> IngestResult:
+        """`signature`: a timestamped one verify_request checked, for the endpoint to remember
+        against replays in the transaction that writes ("" when there is none)."""
         raise NotImplementedError
 
     def _integration_from(self, request: Request, path_key: str) -> Integration | None:
@@ -180,6 +188,10 @@ class IngestApi(APIView):
         if not key and self.body_key_field:
             return None
         return find_integration(self.integration_model, key)
+
+    def _body_key(self, payload: Any) -> str:
+        value = payload.get(self.body_key_field) if isinstance(payload, Mapping) else None
+        return value if self.body_key_field and isinstance(value, str) else ""
 
     def _integration_from_body(self, payload: Any) -> Integration:
         key = payload.get(self.body_key_field) if isinstance(payload, Mapping) else None
@@ -192,6 +204,7 @@ def _log_delivery(
     received_at: datetime,
     event_type: str,
     body: bytes,
+    keys: tuple[str, ...],
 ) -> None:
     """Bookkeeping after the answer is decided. The event is committed by now: a database
     that goes away at this instant must not turn its 2xx into an error (the producer would
@@ -208,19 +221,26 @@ def _log_delivery(
             reason=result.reason,
             body=body,
             object_id=result.object_id,
+            keys=keys,
         )
     except DatabaseError as error:
         logger.warning("delivery not logged", integration=integration.pk, error=str(error))
 
 
-def admit(integration: Integration) -> None:
-    """Refuse a disabled integration (403) or one over its rate limit (429).
+def admit(integration: Integration, request: Request, body: bytes, received_at: datetime) -> str:
+    """Refuse a disabled integration (403), one over its rate limit (429), and a request without
+    the signature its authentication mode requires (401, pipelines.signatures.verify_request:
+    the one check, whichever endpoint and wherever the key was). Returns the signature to
+    remember against replays, or "".
 
     Called once the integration is known, so the refusal lands in its delivery log.
     """
     if not integration.enabled:
         raise IntegrationDisabled()
     check_rate(integration)
+    return verify_request(
+        integration=integration, headers=request.headers, body=body, now=received_at
+    )
 
 
 def touch_last_event(integration: Integration, at: datetime) -> None:

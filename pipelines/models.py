@@ -1,8 +1,21 @@
 """The integrations events arrive through: deployment pipelines (changes) and alert sources."""
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from teams.models import Team
+
+# Remembered signatures are kept two days (incidents.services.apply_retention): a tolerance of at
+# most a day keeps every signed request refusable as a replay until it is refused as stale.
+MAX_TIMESTAMP_TOLERANCE_SECONDS = 24 * 3600
+TIMESTAMP_TOLERANCE_VALIDATORS = (
+    MinValueValidator(1),
+    MaxValueValidator(
+        MAX_TIMESTAMP_TOLERANCE_SECONDS,
+        message="At most %(limit_value)s seconds (a day): a signed request older than that "
+        "could be replayed once its remembered signature is cleaned up.",
+    ),
+)
 
 
 class Severity(models.TextChoices):
@@ -13,6 +26,14 @@ class Severity(models.TextChoices):
     MEDIUM = "medium", "Medium"
     LOW = "low", "Low"
     INFO = "info", "Info"
+
+
+class AuthMode(models.TextChoices):
+    """How an integration's requests are authenticated. Which modes a kind allows, and its
+    default, are in pipelines.kinds; pipelines.signatures enforces the mode on every endpoint."""
+
+    SIGNATURE = "signature", "Signature required"
+    KEY = "key", "Key only"
 
 
 class Integration(models.Model):
@@ -28,6 +49,12 @@ class Integration(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     key_prefix = models.CharField(max_length=16)
     secret = models.CharField(max_length=200, blank=True)
+    # `signature`: every request carries a valid signature made with the secret; `key`: the key
+    # alone lets it in.
+    # db_default too: rows written without the field (older code, bulk loads) get the key alone.
+    auth_mode = models.CharField(
+        max_length=10, choices=AuthMode.choices, default=AuthMode.KEY, db_default=AuthMode.KEY
+    )
     enabled = models.BooleanField(default=True)
     # Noise filters: record only these (empty list = everything).
     environments = models.JSONField(default=list, blank=True)
@@ -113,7 +140,9 @@ class AlertSource(Integration):
     # this many minutes before joins it. Empty: the kind's default (GROUP_WINDOW_DEFAULTS).
     group_window_minutes = models.PositiveIntegerField(null=True, blank=True)
     # How far a signed request's timestamp may be from our clock.
-    timestamp_tolerance_seconds = models.PositiveIntegerField(default=300)
+    timestamp_tolerance_seconds = models.PositiveIntegerField(
+        default=300, validators=TIMESTAMP_TOLERANCE_VALIDATORS
+    )
     # Confirm SNS subscriptions without an admin's click (only ever at an SNS endpoint).
     auto_confirm_subscriptions = models.BooleanField(default=False)
 
@@ -215,12 +244,18 @@ class SnsSubscription(models.Model):
 
 
 class SeenSignature(models.Model):
-    """Signatures of signed webhooks already accepted: the same one twice is a replay.
+    """Timestamped signatures already accepted, per integration: the same one twice is a replay.
 
-    Rows older than the source's timestamp tolerance can go: such a request is refused as stale.
+    A row is kept while its request could still pass the timestamp check: the signed time may be
+    up to the tolerance on either side of when it was seen (incidents.services.apply_retention).
     """
 
-    alert_source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="+")
+    pipeline = models.ForeignKey(
+        DeploymentPipeline, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    alert_source = models.ForeignKey(
+        AlertSource, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     signature = models.CharField(max_length=200)
     seen_at = models.DateTimeField()
 
@@ -229,7 +264,15 @@ class SeenSignature(models.Model):
             models.UniqueConstraint(
                 fields=("alert_source", "signature"), name="uniq_seen_signature"
             ),
+            models.UniqueConstraint(
+                fields=("pipeline", "signature"), name="uniq_seen_pipeline_signature"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(pipeline__isnull=True) ^ models.Q(alert_source__isnull=True),
+                name="seen_signature_has_one_integration",
+            ),
         )
+        indexes = (models.Index(fields=("seen_at",), name="seen_signature_seen_at_idx"),)
 
     def __str__(self) -> str:
         return self.signature[:12]

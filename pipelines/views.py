@@ -1,8 +1,8 @@
 """Settings pages: the overview, and pipelines and alert sources with keys shown once, setup
 snippets, deliveries, rotation, enable/disable and delete.
 
-Members may look at everything but secrets; a team admin changes their team's integrations;
-staff change everything (teams.permissions).
+Members may look at everything but secrets and other teams' deliveries; a team admin changes
+their team's integrations; staff change everything (teams.permissions).
 """
 
 from collections.abc import Iterable
@@ -26,7 +26,12 @@ from pipelines.forms import AlertSourceForm, IntegrationForm, PipelineForm
 from pipelines.kinds import GROUPS, PIPELINE_KINDS, kind_info, signs
 from pipelines.models import AlertSource, DeploymentPipeline, Integration, SnsSubscription
 from teams.models import Component, Team
-from teams.permissions import can_administer, require_admin
+from teams.permissions import (
+    can_administer,
+    can_see_deliveries,
+    deliveries_hidden,
+    require_admin,
+)
 
 # URL word -> (model, form, label)
 INTEGRATIONS: dict[str, tuple[type[Integration], type[IntegrationForm], str]] = {
@@ -87,16 +92,24 @@ def integration_detail(request: HtmxHttpRequest, kind_word: str, pk: int) -> Htt
     shown = request.session.pop(SHOWN_ONCE, {})
     if shown.get("id") != f"{kind_word}:{pk}":
         shown = {}
+    can_change = can_administer(request.user, integration.team)
+    # An admin is a member: no second query for them.
+    sees_deliveries = can_change or can_see_deliveries(request.user, integration.team)
     context = {
         "integration": integration,
         "label": label,
         "kind_word": kind_word,
-        "can_change": can_administer(request.user, integration.team),
+        "can_change": can_change,
         "kind": kind_info(model, integration.kind),
         "key": shown.get("key", ""),
         "secret": shown.get("secret", ""),
         "url": ingest_url(integration, shown.get("key")),
-        "deliveries": integration.deliveries.order_by("-received_at", "-id")[:DELIVERIES_SHOWN],
+        "deliveries": (
+            integration.deliveries.order_by("-received_at", "-id")[:DELIVERIES_SHOWN]
+            if sees_deliveries
+            else None
+        ),
+        "deliveries_hidden": "" if sees_deliveries else deliveries_hidden(integration.team),
         "subscriptions": (
             integration.sns_subscriptions.order_by("-received_at")
             if isinstance(integration, AlertSource)

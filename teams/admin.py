@@ -36,6 +36,15 @@ class ComponentAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("token_prefix", "user", "name", "created_at", "last_used_at")
+    list_display = (
+        "token_prefix",
+        "user",
+        "name",
+        "scope",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+    )
     list_select_related = ("user",)
+    list_filter = ("scope",)
     readonly_fields = ("token_hash", "token_prefix", "created_at", "last_used_at")

@@ -62,6 +62,7 @@ LABELS = {
     "insufficient_data": "CloudWatch INSUFFICIENT_DATA",
     "auto_confirm_subscriptions": "Auto-confirm SNS subscriptions",
     "timestamp_tolerance_seconds": "Signed timestamp tolerance (seconds)",
+    "auth_mode": "Authentication",  # signature or key (pipelines.models.AuthMode)
     "depends_on": "Depends on",
     "owner_team": "Owner team",
 }

@@ -39,9 +39,8 @@ def validate_catalog(document: Mapping[str, Any], errors: list[str]) -> dict[str
     teams = validate_section(document, "teams", TeamEntry, key="slug", errors=errors)
     components = validate_section(document, "components", ComponentEntry, key="name", errors=errors)
 
-    known_teams = {team["slug"] for team in teams} | set(
-        Team.objects.values_list("slug", flat=True)
-    )
+    teams_by_slug = {team.slug: team for team in Team.objects.all()}
+    known_teams = {team["slug"] for team in teams} | set(teams_by_slug)
     listed = {component["name"] for component in components}
     known_components = listed | set(Component.objects.values_list("name", flat=True))
     # Who owns each alias after this file is applied: the file's word wins for listed components.
@@ -50,10 +49,17 @@ def validate_catalog(document: Mapping[str, Any], errors: list[str]) -> dict[str
         for alias, owner in ComponentAlias.objects.values_list("name", "component__name")
         if owner not in listed
     }
+    existing = {
+        component.name: component
+        for component in Component.objects.filter(name__in=listed)
+        .select_related("owner_team")
+        .prefetch_related("aliases")
+    }
     for component in components:
         label = component["_label"]
         if component.get("team") and component["team"] not in known_teams:
             errors.append(f"{label}.team: unknown team {component['team']!r}")
+        _check_claim(component, existing.get(component["name"]), teams_by_slug, errors)
         for dependency in component.get("depends_on", []):
             if dependency not in known_components:
                 errors.append(f"{label}.depends_on: unknown component {dependency!r}")
@@ -66,6 +72,31 @@ def validate_catalog(document: Mapping[str, Any], errors: list[str]) -> dict[str
             elif owner != component["name"]:
                 errors.append(f"{label}.aliases: {alias!r} is already an alias of {owner!r}")
     return {"teams": teams, "components": components}
+
+
+def _check_claim(
+    entry: dict[str, Any],
+    component: Component | None,
+    teams: dict[str, Team],
+    errors: list[str],
+) -> None:
+    """The settings' rule on names other teams' pipelines report, for what applying this entry
+    would save. A file is no one's: it claims no such name (staff claim it in Settings or the
+    API, and the file re-applies unchanged after that)."""
+    owner = component.owner_team if component else None
+    aliases = [alias.name for alias in component.aliases.all()] if component else []
+    if "team" in entry:
+        owner = teams.get(entry["team"]) if entry["team"] else None
+        if entry["team"] and owner is None:
+            component = None  # moving to a team this file creates: every name is claimed anew
+    aliases = entry.get("aliases", aliases)
+    try:
+        services.check_component_claim(
+            by=BY, component=component, name=entry["name"], aliases=aliases, owner_team=owner
+        )
+    except services.SettingInvalid as refused:
+        for field, messages in refused.fields.items():
+            errors.extend(f"{entry['_label']}.{field}: {message}" for message in messages)
 
 
 def apply_catalog(catalog: dict[str, list[dict]]) -> None:
@@ -84,10 +115,22 @@ def apply_catalog(catalog: dict[str, list[dict]]) -> None:
     teams = {team.slug: team for team in Team.objects.all()}
     listed = [entry["name"] for entry in catalog["components"]]
     # An alias moving between two listed components: free it first, whatever the file's order.
-    moving = {alias for entry in catalog["components"] for alias in entry.get("aliases", [])}
-    ComponentAlias.objects.filter(name__in=moving, component__name__in=listed).exclude(
+    # One that stays where it is is left alone: saved again, it would count as newly claimed.
+    listed_as = {
+        alias: entry["name"]
+        for entry in catalog["components"]
+        for alias in entry.get("aliases", [])
+    }
+    aliases = ComponentAlias.objects.filter(name__in=listed_as, component__name__in=listed).exclude(
         component__name__in=[e["name"] for e in catalog["components"] if "aliases" not in e]
-    ).delete()
+    )
+    moving = [
+        pk
+        for pk, alias, owner in aliases.values_list("pk", "name", "component__name")
+        if owner != listed_as[alias]
+    ]
+    if moving:
+        ComponentAlias.objects.filter(pk__in=moving).delete()
     # Two passes: a component may depend on one listed after it.
     for depends_pass in (False, True):
         existing = {c.name: c for c in Component.objects.filter(name__in=listed)}

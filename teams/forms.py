@@ -1,10 +1,13 @@
 """Settings forms for teams, members and the component catalog; logging in and the profile."""
 
+from datetime import datetime, timedelta
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
 
 from common.widgets import Checklist
-from teams.models import Component, Membership, Team
+from teams.models import ApiToken, Component, Membership, Team
 from teams.time_zones import is_time_zone, time_zone_choices
 
 
@@ -84,3 +87,27 @@ class ProfileForm(forms.Form):
         choices=time_zone_choices,
         help_text="Every time on every page is shown in it; hover one to see it in UTC too.",
     )
+
+
+class ApiTokenForm(forms.Form):
+    """A new personal API token: what it is for, what it may do, how long it lives."""
+
+    EXPIRY_CHOICES = (("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("never", "Never"))
+
+    name = forms.CharField(
+        max_length=100, help_text="What it is for, so you can tell your tokens apart."
+    )
+    scope = forms.ChoiceField(
+        choices=ApiToken.Scope.choices,
+        initial=ApiToken.Scope.READ,
+        help_text="Read: GET only. Write: also changes what you may change in the product.",
+    )
+    expires = forms.ChoiceField(label="Expires", choices=EXPIRY_CHOICES, initial="90")
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()
+
+    def expires_at(self) -> datetime | None:
+        """When the token stops working (None: never), counted from now."""
+        choice = self.cleaned_data["expires"]
+        return None if choice == "never" else timezone.now() + timedelta(days=int(choice))

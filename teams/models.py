@@ -1,5 +1,7 @@
 """Teams, who is in them, and the service catalog they own."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 
@@ -96,19 +98,36 @@ class Profile(models.Model):
 
 
 class ApiToken(models.Model):
-    """A personal token for the read API (`Authorization: Token <token>`), stored hashed."""
+    """A personal token for the API (`Authorization: Token <token>`), stored hashed.
+
+    `read` tokens may only read (GET, HEAD, OPTIONS); `write` tokens act as their user does in
+    the product. An expired token is refused; a revoked one is deleted (the audit log keeps
+    that it existed). `last_used_at` is stamped at most once a minute per token.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "read"
+        WRITE = "write", "write"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
     name = models.CharField(max_length=100, blank=True)
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
     token_hash = models.CharField(max_length=64, unique=True)
     token_prefix = models.CharField(max_length=16)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # null: never expires
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
 
     def __str__(self) -> str:
         return f"{self.token_prefix}… ({self.user})"
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 class AuditEntry(models.Model):
@@ -125,6 +144,7 @@ class AuditEntry(models.Model):
         DISABLED = "disabled", "disabled"
         ENABLED = "enabled", "enabled"
         DELETED = "deleted", "deleted"
+        REVOKED = "revoked", "revoked"
 
     at = models.DateTimeField(auto_now_add=True)
     actor = models.ForeignKey(

@@ -3,10 +3,14 @@
 Every settings change writes its audit entry in the same transaction.
 """
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from celery import current_app
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from common.exceptions import DomainError
@@ -32,13 +36,65 @@ class SettingInvalid(DomainError):
 
 
 @transaction.atomic
-def create_api_token(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiToken, str]:
-    """Make a personal API token. The clear token is returned once and never stored."""
+def create_api_token(
+    *,
+    user: AbstractBaseUser,
+    name: str = "",
+    scope: str = ApiToken.Scope.READ,
+    expires_at: datetime | None = None,
+    by: Actor = None,
+) -> tuple[ApiToken, str]:
+    """Make a personal API token (read-only unless asked), audited. The clear token is returned
+    once and never stored. `by` is who made it when not its user (a command's name)."""
+    if scope not in ApiToken.Scope.values:
+        raise SettingInvalid(f"No scope {scope!r}.", fields={"scope": ["Choose read or write."]})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise SettingInvalid(
+            "The expiry must be in the future.", fields={"expires_at": ["Already passed."]}
+        )
     token = generate_token("wct")
     api_token = ApiToken.objects.create(
-        user=user, name=name, token_hash=hash_token(token), token_prefix=visible_prefix(token)
+        user=user,
+        name=name,
+        scope=scope,
+        expires_at=expires_at,
+        token_hash=hash_token(token),
+        token_prefix=visible_prefix(token),
+    )
+    audit.record(
+        by=user if by is None else by,
+        action=AuditEntry.Action.CREATED,
+        target=api_token,
+        target_type="API token",
+        team=None,
+        details=_token_details(api_token),
     )
     return api_token, token
+
+
+@transaction.atomic
+def revoke_api_token(*, by: Actor, api_token: ApiToken) -> None:
+    """Revoke a token: deleted at once (its next request is 401), the audit log keeps that it
+    existed. Who may is the caller's check (teams.permissions.can_revoke_token)."""
+    audit.record(
+        by=by,
+        action=AuditEntry.Action.REVOKED,
+        target=api_token,
+        target_type="API token",
+        team=None,
+        details=_token_details(api_token),
+    )
+    api_token.delete()
+
+
+def _token_details(api_token: ApiToken) -> dict[str, str]:
+    expires_at = api_token.expires_at
+    return {
+        "owner": api_token.user.get_username(),
+        "scope": api_token.scope,
+        "prefix": f"{api_token.token_prefix}…",
+        "expires": expires_at.isoformat(timespec="minutes") if expires_at else "never",
+    }
 
 
 @transaction.atomic
@@ -152,10 +208,14 @@ def save_component(
     """Create or update a catalog component with its aliases and dependencies.
 
     Changing aliases re-resolves the changes already recorded under those names (after commit,
-    by a Celery task). Raises SettingInvalid when an alias is another component's.
+    by a Celery task). Raises SettingInvalid when an alias is another component's, or when a
+    name another team's pipelines report is claimed by someone else (check_component_claim).
     """
     name = normalise_component_name(name)
     wanted = sorted({normalise_component_name(alias) for alias in aliases} - {"", name})
+    check_component_claim(
+        by=by, component=component, name=name, aliases=wanted, owner_team=owner_team
+    )
     others = Component.objects.exclude(pk=component.pk if component else None)
     if others.filter(name=name).exists():
         raise SettingInvalid(f"{name!r} exists.", fields={"name": ["Already in the catalog."]})
@@ -215,6 +275,57 @@ def save_component(
     if renamed:
         resolve_changes_later(sorted(renamed))
     return component
+
+
+def check_component_claim(
+    *,
+    by: Actor,
+    component: Component | None,
+    name: str,
+    aliases: Iterable[str],
+    owner_team: Team | None,
+) -> None:
+    """Refuse a name that another team's pipelines report changes under, unless `by` is staff or
+    an admin of that team: cataloguing it would re-home those changes to `owner_team` (their
+    resolved component, so correlation's team scoping and the team's Insights).
+
+    The one rule for Settings, the API and the configuration file (whose `by` is a script's
+    name, so never staff). Only what this save adds counts: a new name or alias, or every name
+    when the component changes team; keeping what it has claims nothing. Names used only by
+    manual changes, by pipelines without a team or by `owner_team`'s own pipelines are free.
+    One query (none when nothing is added or `by` is staff). Raises SettingInvalid.
+    """
+    if getattr(by, "is_staff", False):
+        return
+    name = normalise_component_name(name)
+    claimed = {name, *(normalise_component_name(alias) for alias in aliases)} - {""}
+    owner_id = owner_team.pk if owner_team is not None else None
+    if component is not None and component.pk and component.owner_team_id == owner_id:
+        claimed -= {component.name, *(alias.name for alias in component.aliases.all())}
+    if not claimed:
+        return
+    # Through the reverse relations (DeploymentPipeline.team, ChangeEvent.pipeline): teams may
+    # not import the apps above it. ChangeEvent.component is stored normalised, so an exact
+    # match; change_component_time_idx finds the rows by name, and LIMIT 1 stops at the first
+    # from another team, though a name with many changes of the owner's own pipelines is
+    # scanned through (no index holds (component, pipeline)).
+    teams = Team.objects.filter(pipelines__changes__component__in=claimed)
+    if owner_id is not None:
+        teams = teams.exclude(pk=owner_id)
+    if isinstance(by, AbstractBaseUser):
+        administered = Membership.objects.filter(user=by, role=Membership.Role.ADMIN)
+        teams = teams.exclude(pk__in=administered.values("team_id"))
+    clash = next(
+        iter(teams.order_by().values_list("pipelines__changes__component", "name")[:1]), None
+    )
+    if clash is None:
+        return
+    taken, team_name = clash
+    message = (
+        f"{taken} is already used by changes from {team_name}'s pipelines; "
+        f"only {team_name}'s admins or staff can claim it."
+    )
+    raise SettingInvalid(message, fields={"name" if taken == name else "aliases": [message]})
 
 
 @transaction.atomic

@@ -1,4 +1,5 @@
-"""Settings pages for teams, members, the component catalog and the audit log.
+"""Settings pages for teams, members, the component catalog and the audit log; logging in;
+the user's profile (time zone, API tokens).
 
 Members of any team may look; a team admin changes their own team's things; staff change
 everything (teams.permissions). Views are thin: a form for the shape, a service for the rules.
@@ -9,8 +10,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common.exceptions import DomainError
@@ -19,6 +22,7 @@ from common.middleware import TIME_ZONE_SESSION_KEY
 from common.pagination import keyset_page
 from teams import audit, selectors, services
 from teams.forms import (
+    ApiTokenForm,
     ComponentForm,
     LoginForm,
     MemberForm,
@@ -27,8 +31,18 @@ from teams.forms import (
     TeamForm,
     TeamNameForm,
 )
-from teams.models import AuditEntry, Component, Membership, Team
-from teams.permissions import administered_teams, can_administer, require_admin
+from teams.models import ApiToken, AuditEntry, Component, Membership, Team
+from teams.permissions import (
+    administered_teams,
+    can_administer,
+    can_revoke_token,
+    require_admin,
+)
+
+# The profile page's token form, prefixed: its fields must not meet the time zone form's.
+NEW_FORM_PREFIX = "token"
+# Where a new token waits, in the session, for the one page that shows it.
+SHOWN_ONCE_SESSION_KEY = "api-token-shown-once"
 
 
 @login_required
@@ -222,7 +236,8 @@ class LoginView(auth_views.LoginView):
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HtmxHttpRequest) -> HttpResponse:
-    """The user's own settings, one section each (the time zone every page renders in)."""
+    """The user's own settings, one section each: the time zone every page renders in, and
+    their API tokens (and, for staff, everyone's)."""
     time_zone = selectors.profile_time_zone(request.user)
     form = ProfileForm(request.POST or None, initial={"time_zone": time_zone or "UTC"})
     if request.method == "POST" and form.is_valid():
@@ -237,5 +252,66 @@ def profile(request: HtmxHttpRequest) -> HttpResponse:
             request.session[TIME_ZONE_SESSION_KEY] = saved.time_zone
             messages.success(request, f"Saved. Times are shown in {saved.time_zone}.")
             return redirect("profile")
-    context = {"form": form, "time_zone": time_zone}
-    return render(request, "teams/profile.html", context, status=400 if form.errors else 200)
+    return _profile_page(request, form=form, time_zone=time_zone)
+
+
+@login_required
+@require_POST
+def api_token_create(request: HtmxHttpRequest) -> HttpResponse:
+    """Make a token for the user; the clear token is on the next page once, never again."""
+    token_form = ApiTokenForm(request.POST, prefix=NEW_FORM_PREFIX)
+    if not token_form.is_valid():
+        return _profile_page(request, token_form=token_form)
+    api_token, token = services.create_api_token(
+        user=request.user,
+        name=token_form.cleaned_data["name"],
+        scope=token_form.cleaned_data["scope"],
+        expires_at=token_form.expires_at(),
+    )
+    request.session[SHOWN_ONCE_SESSION_KEY] = {"id": api_token.pk, "token": token}
+    messages.success(request, f"Created the {api_token.scope} token {api_token.name}.")
+    return redirect(f"{reverse('profile')}#api-tokens")
+
+
+@login_required
+@require_POST
+def api_token_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Revoke one of the user's tokens, or anyone's for staff; another's token is a 404."""
+    api_token = ApiToken.objects.select_related("user").filter(pk=pk).first()
+    if api_token is None or not can_revoke_token(request.user, api_token):
+        raise Http404("No such token.")
+    services.revoke_api_token(by=request.user, api_token=api_token)
+    whose = "" if api_token.user_id == request.user.pk else f" of {api_token.user.get_username()}"
+    messages.success(
+        request, f"Revoked the token {api_token.name or api_token.token_prefix}{whose}."
+    )
+    return redirect(f"{reverse('profile')}#api-tokens")
+
+
+def _profile_page(
+    request: HtmxHttpRequest,
+    *,
+    form: ProfileForm | None = None,
+    time_zone: str | None = None,
+    token_form: ApiTokenForm | None = None,
+) -> HttpResponse:
+    if time_zone is None:
+        time_zone = selectors.profile_time_zone(request.user)
+    if form is None:
+        form = ProfileForm(initial={"time_zone": time_zone or "UTC"})
+    shown = request.session.pop(SHOWN_ONCE_SESSION_KEY, None) if request.method == "GET" else None
+    context = {
+        "form": form,
+        "time_zone": time_zone,
+        "token_form": token_form or ApiTokenForm(prefix=NEW_FORM_PREFIX),
+        "tokens": selectors.api_tokens_of(request.user),
+        "shown_token": shown or {},
+        "all_tokens": (
+            selectors.all_api_tokens().exclude(user_id=request.user.pk)
+            if request.user.is_staff
+            else None
+        ),
+        "now": timezone.now(),
+    }
+    invalid = form.errors or (token_form is not None and token_form.errors)
+    return render(request, "teams/profile.html", context, status=400 if invalid else 200)

@@ -30,7 +30,10 @@ def test_every_task_acks_late_and_retries_a_bounded_number_of_times():
 
 
 def test_a_real_worker_resolves_changes_after_an_alias_is_added(real_worker):
-    change = ChangeEventFactory(component="payments-prod", resolved_component=None)
+    # Of a pipeline without a team: another team's names are not a file's to claim.
+    change = ChangeEventFactory(
+        component="payments-prod", resolved_component=None, pipeline__team=None
+    )
 
     apply_config({"components": [{"name": "payments-service", "aliases": ["payments-prod"]}]})
 

@@ -100,7 +100,8 @@ def test_every_page_reads_the_zone_from_the_session_without_a_query(
 
     with django_assert_num_queries(3):  # session, user, new rows: as without a zone
         assert client.get(url, {"after": changes[-1].pk}).status_code == 204
-    with django_assert_num_queries(3):  # session, user, the profile (the page's own read)
+    # Session, user, the profile and the API tokens (the page's own reads).
+    with django_assert_num_queries(4):
         body = client.get(reverse("profile")).content.decode()
     assert "Times in Europe/Berlin" in body
 

@@ -80,9 +80,9 @@ def to_canonical(body: Any, headers: Mapping[str, str]) -> CanonicalChange:
     if base:
         pick(body, base.rstrip("."), Mapping)
     pick(body, f"{base}context", Mapping)
-    event_type = pick_text(
-        body, f"{base}context.type", accept_numbers=False, max_length=NAME_LENGTH
-    ) or _attribute(envelope, "type", f"{base}context.type")
+    event_type = pick_text(body, f"{base}context.type", max_length=NAME_LENGTH) or _attribute(
+        envelope, "type", f"{base}context.type"
+    )
     subject_name, predicate = _subject_and_predicate(event_type)
     short_type = _short_type(event_type, subject_name, predicate)
     if subject_name != "service" or predicate not in PREDICATES:
@@ -113,7 +113,6 @@ def _service_event(body: Mapping[str, Any], base: str, predicate: str) -> Canoni
         body,
         artifact_path,
         required=predicate not in WITHOUT_ARTIFACT,
-        accept_numbers=False,
         max_length=ARTIFACT_LENGTH,
     ).replace("\\u0026", "&")  # a purl escaped twice on its way (Go writes & as \u0026)
     purl = _purl(artifact)

@@ -50,7 +50,7 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     """
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
-    event = pick_text(body, "event_type", required=True, accept_numbers=False)[:100]
+    event = pick_text(body, "event_type", required=True)[:100]
     if event not in (UPDATED, DELETED):
         raise Ignored(f"event type not used: {event}", event_type=event)
     pick(body, "data", Mapping)
@@ -63,8 +63,9 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     environment = pick_text(
         body, f"{path}.environment.name", required=True, max_length=ENVIRONMENT_LENGTH
     )
+    # `identity` is the override's numeric id, `identity_identifier` its name.
     identity_override = pick_text(body, f"{path}.identity_identifier") or pick_text(
-        body, f"{path}.identity"
+        body, f"{path}.identity", accept_numbers=True
     )
     if identity_override:
         raise Ignored(
@@ -77,7 +78,9 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     editor = pick_text(body, "data.changed_by", max_length=NAME_LENGTH)
     if deleted:
         summary = _deleted_summary(state, flag, where, segment)
-        description = _deleted_description(state, editor, pick_text(body, "data.timestamp"))
+        description = _deleted_description(
+            state, editor, pick_text(body, "data.timestamp", accept_numbers=True)
+        )
     else:
         summary = _updated_summary(state, previous, flag, where, segment)
         description = _updated_description(state, previous)
@@ -107,20 +110,22 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
 def _change_id(body: Mapping[str, Any], path: str, deleted: bool) -> str:
     """The feature state (feature, environment, segment) and the edit's time; a deletion
     happens once, whatever its (last edit's) timestamp. "" without a time: nothing says two
-    deliveries are the same edit."""
-    feature = pick_text(body, f"{path}.feature.id") or pick_text(body, f"{path}.feature.name")
-    environment = pick_text(body, f"{path}.environment.id") or pick_text(
+    deliveries are the same edit. Flagsmith's ids are numbers; its names are strings."""
+    feature = pick_text(body, f"{path}.feature.id", accept_numbers=True) or pick_text(
+        body, f"{path}.feature.name"
+    )
+    environment = pick_text(body, f"{path}.environment.id", accept_numbers=True) or pick_text(
         body, f"{path}.environment.name"
     )
     state = f"{feature}:{environment}"
-    segment = pick_text(body, f"{path}.feature_segment.segment.id") or pick_text(
-        body, f"{path}.feature_segment.segment.name"
-    )
+    segment = pick_text(
+        body, f"{path}.feature_segment.segment.id", accept_numbers=True
+    ) or pick_text(body, f"{path}.feature_segment.segment.name")
     if segment:
         state += f":segment:{segment}"
     if deleted:
         return f"deleted:{state}"[:IDENTITY_LENGTH]
-    timestamp = pick_text(body, "data.timestamp")
+    timestamp = pick_text(body, "data.timestamp", accept_numbers=True)
     return f"updated:{state}:{timestamp}"[:IDENTITY_LENGTH] if timestamp else ""
 
 

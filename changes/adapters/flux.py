@@ -36,11 +36,11 @@ from changes.adapters.base import (
 from common.payloads import (
     Ignored,
     PayloadInvalid,
-    is_text,
     pick,
     pick_text,
     pick_time,
     summary_line,
+    text_value,
 )
 
 SUCCEEDED = "ReconciliationSucceeded"
@@ -170,9 +170,8 @@ def _read(metadata: Mapping[str, Any], key: str, group: str, *, max_length: int)
         value = metadata.get(name)
         if value is None:
             continue
-        if not is_text(value):
-            raise PayloadInvalid(f"metadata.{name}", "Expected a string.")
-        text = str(value).strip()
+        # Flux's metadata is a map of strings.
+        text = text_value(value, f"metadata.{name}")
         if len(text) > max_length:
             raise PayloadInvalid(
                 f"metadata.{name}", f"Ensure this field has no more than {max_length} characters."
@@ -248,8 +247,8 @@ def _kept_metadata(
     }
     for key, value in metadata.items():
         name = str(key).removeprefix(f"{group}/") if group else str(key)
-        if is_text(value) and name not in ("env", "environment"):
-            kept[name[:NAME_LENGTH]] = str(value)[:NAME_LENGTH]
+        if isinstance(value, str) and name not in ("env", "environment"):
+            kept[name[:NAME_LENGTH]] = value[:NAME_LENGTH]
     return {name: value for name, value in kept.items() if value != ""}
 
 

@@ -105,9 +105,10 @@ def to_canonical(body: Any, headers: Mapping[str, str]) -> CanonicalChange:
     metadata = pick(body, "metadata", Mapping, required=False) or {}
 
     def first(*paths: str, max_length: int = NAME_LENGTH) -> str:
+        # Strings only, here and in metadata: `"component": 4711` is a sender's unquoted
+        # variable, refused rather than stored as a component named "4711".
         for path in paths:
-            source, name = (metadata, path[9:]) if path.startswith("metadata.") else (body, path)
-            value = pick_text(source, name, max_length=max_length)
+            value = pick_text(body, path, max_length=max_length)
             if value:
                 return value
         return ""
@@ -147,9 +148,12 @@ def to_canonical(body: Any, headers: Mapping[str, str]) -> CanonicalChange:
         ),
         links=clean_links(body.get("links")),
         metadata=extra,
-        idempotency_key=pick_text(body, "idempotency_key", max_length=NAME_LENGTH),
-        identity=pick_text(body, "deployment_id", max_length=NAME_LENGTH)
-        or pick_text(body, "external_id", max_length=NAME_LENGTH),
+        # Ids may be numbers (a CI's run id, unquoted): the same id either way.
+        idempotency_key=pick_text(
+            body, "idempotency_key", max_length=NAME_LENGTH, accept_numbers=True
+        ),
+        identity=pick_text(body, "deployment_id", max_length=NAME_LENGTH, accept_numbers=True)
+        or pick_text(body, "external_id", max_length=NAME_LENGTH, accept_numbers=True),
         started_at=pick_time(body, "started_at"),
         event_type="change",
         branch=branch,

@@ -183,7 +183,7 @@ def _workflow_run(body: Mapping[str, Any]) -> CanonicalChange:
     branch = pick_text(body, "workflow_run.head_branch", max_length=NAME_LENGTH)
     run = _body_id(body, "", "workflow_run.id")
     if run:  # a re-run is an attempt of its own
-        run += f":{pick_text(body, 'workflow_run.run_attempt') or 1}"
+        run += f":{pick_text(body, 'workflow_run.run_attempt', accept_numbers=True) or 1}"
     # A run names no environment; noise filters can narrow runs down by branch.
     return CanonicalChange(
         component=_component(body),
@@ -226,8 +226,8 @@ def _component(body: Mapping[str, Any]) -> str:
 
 def _body_id(body: Mapping[str, Any], prefix: str, path: str) -> str:
     """An id from the body as `<prefix>:<id>` ("" when absent), so ids of different objects
-    never meet."""
-    value = pick_text(body, path, max_length=NAME_LENGTH)
+    never meet. GitHub's ids are numbers; every other field we read is a string."""
+    value = pick_text(body, path, max_length=NAME_LENGTH, accept_numbers=True)
     return f"{prefix}:{value}" if value and prefix else value
 
 

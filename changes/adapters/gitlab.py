@@ -148,8 +148,8 @@ def _component(body: Mapping[str, Any]) -> str:
 
 def _body_id(body: Mapping[str, Any], prefix: str, path: str) -> str:
     """The change's identity, `<prefix>:<id>` ("" when absent): a deployment's and a pipeline's
-    ids are counted apart."""
-    value = pick_text(body, path, max_length=NAME_LENGTH)
+    ids are counted apart. GitLab's ids are numbers; every other field we read is a string."""
+    value = pick_text(body, path, max_length=NAME_LENGTH, accept_numbers=True)
     return f"{prefix}:{value}" if value else ""
 
 

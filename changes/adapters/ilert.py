@@ -23,7 +23,7 @@ from changes.adapters.base import (
 from common.payloads import (
     PayloadInvalid,
     clean_links,
-    is_text,
+    is_number,
     pick,
     pick_text,
     pick_time,
@@ -42,6 +42,8 @@ DETAIL_KEYS = {
     # The sender's id of the rollout: its later events update one change.
     "identity": (("deployment_id", "external_id"), NAME_LENGTH),
 }
+# Of our fields, the one read from a number too (a CI's run id): the same id either way.
+ID_FIELD = "identity"
 # Credentials never kept, named as without_keys compares them (lower case, no separators).
 KEY_NAMES = {"routingkey", "integrationkey"}
 
@@ -55,7 +57,7 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
     # Documented as a string: a number here is a sender's bug, not a summary.
-    summary = pick_text(body, "summary", required=True, accept_numbers=False)
+    summary = pick_text(body, "summary", required=True)
     # ilert sets no limit; the whole text goes to the description when this cuts it.
     shown = summary_line(summary, SUMMARY_LENGTH)
     details = pick(body, DETAILS, Mapping, required=False) or {}
@@ -83,16 +85,19 @@ def _mapped_details(
 ) -> tuple[dict[str, str], set[str]]:
     """Our fields read from customDetails, and the keys they were read from.
 
-    customDetails is free-form and ilert takes any value, so a value that is not text is left
-    for the metadata rather than refused.
+    customDetails is free-form and ilert takes any value, so a value that is not a string is
+    left for the metadata rather than refused. Nor is it read as text: `"component": 4711`
+    names no component "4711".
     """
     fields: dict[str, str] = {}
     used_keys: set[str] = set()
     for field_name, (keys, max_length) in DETAIL_KEYS.items():
         for key in keys:
-            if not is_text(details.get(key)):
+            value = details.get(key)
+            is_id = field_name == ID_FIELD and is_number(value)
+            if not isinstance(value, str) and not is_id:
                 continue
-            text = pick_text(body, f"{DETAILS}.{key}", max_length=max_length)
+            text = pick_text(body, f"{DETAILS}.{key}", max_length=max_length, accept_numbers=is_id)
             if text:
                 fields[field_name] = text
                 used_keys.add(key)

@@ -72,7 +72,8 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     status = pick_text(body, "build.status", max_length=NAME_LENGTH).upper()
     outcome = _outcome(phase, status)
     job_url = pick_text(body, "url", required=True, max_length=JOB_URL_LENGTH)
-    number = pick_text(body, "build.number", required=True, max_length=20)
+    # The build number is a number; the plugin's other fields are strings.
+    number = pick_text(body, "build.number", required=True, max_length=20, accept_numbers=True)
     pick(body, "build.parameters", Mapping, required=False)
     environment = pick_text(
         body, f"build.parameters.{ENVIRONMENT_PARAMETER}", max_length=ENVIRONMENT_LENGTH

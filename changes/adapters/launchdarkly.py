@@ -112,7 +112,7 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     """
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
-    kind = pick_text(body, "kind", required=True, accept_numbers=False)
+    kind = pick_text(body, "kind", required=True)
     if kind != FLAG_KIND:
         raise Ignored(f"kind {kind[:100]}: not a flag change", event_type=kind[:100])
     entry_id = pick_text(body, "_id", required=True, max_length=NAME_LENGTH)

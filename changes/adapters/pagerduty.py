@@ -23,7 +23,7 @@ from changes.adapters.base import (
 from common.payloads import (
     PayloadInvalid,
     clean_links,
-    is_text,
+    is_number,
     pick,
     pick_text,
     pick_time,
@@ -43,6 +43,8 @@ MAPPED_DETAILS = {
     "deployment_id": NAME_LENGTH,
     "external_id": NAME_LENGTH,
 }
+# Of those, the ids: read when numbers too (a CI's run id), the same id either way.
+ID_DETAILS = {"deployment_id", "external_id"}
 # CI scripts report the build's result here (PagerDuty's own example sends build_state passed).
 RESULT_DETAILS = ("build_state", "status")
 FAILED_RESULTS = {"failed", "failure", "error", "errored"}
@@ -67,7 +69,6 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
         "payload.summary",
         required=True,
         max_length=PAGERDUTY_SUMMARY_LENGTH,
-        accept_numbers=False,
     )
     shown = summary_line(summary, SUMMARY_LENGTH)
     return CanonicalChange(
@@ -92,13 +93,16 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
 def _mapped_details(body: Mapping[str, Any], details: Mapping[str, Any]) -> dict[str, str]:
     """The text of each custom_details key we map.
 
-    custom_details is free-form and PagerDuty takes any value, so a value that is not text
-    (or a kind that is not ours) is left for the metadata rather than refused.
+    custom_details is free-form and PagerDuty takes any value, so a value that is not a string
+    (or a kind that is not ours) is left for the metadata rather than refused. Nor is it read
+    as text: `"environment": 2` names no environment "2".
     """
     mapped = {}
     for name, max_length in MAPPED_DETAILS.items():
-        if is_text(details.get(name)):
-            text = pick_text(body, f"{DETAILS}.{name}", max_length=max_length)
+        value = details.get(name)
+        is_id = name in ID_DETAILS and is_number(value)
+        if isinstance(value, str) or is_id:
+            text = pick_text(body, f"{DETAILS}.{name}", max_length=max_length, accept_numbers=is_id)
             if text:
                 mapped[name] = text
     kind = details.get("kind")

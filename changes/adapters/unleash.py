@@ -58,11 +58,12 @@ def to_canonical(body: Mapping[str, Any], headers: Mapping[str, str]) -> Canonic
     """
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
-    event = pick_text(body, "type", required=True, accept_numbers=False)[:100]
+    event = pick_text(body, "type", required=True)[:100]
     if event not in RECORDED:
         reason = IGNORED_REASONS.get(event, "event type not recorded")
         raise Ignored(f"{event}: {reason}", event_type=event)
-    event_id = pick_text(body, "id", required=True, max_length=NAME_LENGTH)
+    # Unleash's event id is a number; the fields we read besides are strings.
+    event_id = pick_text(body, "id", required=True, max_length=NAME_LENGTH, accept_numbers=True)
     flag = pick_text(body, "featureName", required=True, max_length=NAME_LENGTH)
     environment = pick_text(body, "environment", max_length=ENVIRONMENT_LENGTH)
     where = f" in {environment}" if environment else ""

@@ -53,11 +53,11 @@ def to_alerts(body: Any, headers: Mapping[str, str]) -> list[CanonicalAlert]:
     """
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
-    status = pick_text(body, "status", accept_numbers=False).lower()
+    status = pick_text(body, "status").lower()
     if status and status not in STATUSES:
         raise PayloadInvalid("status", f"Expected one of {', '.join(STATUSES)}.")
     action = STATUSES.get(status, AlertAction.TRIGGER)
-    title = pick_text(body, "title", required=action == AlertAction.TRIGGER, accept_numbers=False)
+    title = pick_text(body, "title", required=action == AlertAction.TRIGGER)
     alias = pick_text(body, "alias", max_length=ALIAS_LENGTH) or truncated(title, ALIAS_LENGTH)
     if not alias:
         raise PayloadInvalid("alias", "Send the alias (or the title) of the incident.")
@@ -81,7 +81,7 @@ def to_alerts(body: Any, headers: Mapping[str, str]) -> list[CanonicalAlert]:
 
 
 def _severity(body: Mapping[str, Any]) -> str:
-    name = pick_text(body, "severity", accept_numbers=False).lower()
+    name = pick_text(body, "severity").lower()
     if name and name not in SEVERITY_NAMES:
         raise PayloadInvalid("severity", f"Expected one of {', '.join(SEVERITY_NAMES)}.")
     return SEVERITY_NAMES.get(name, "")
@@ -93,8 +93,7 @@ def _texts(body: Mapping[str, Any], name: str, *, max_length: int = 0) -> tuple[
     # Each item read as a field of its own, so that an error names it (tags.2).
     fields = {name: {str(index): item for index, item in enumerate(items)}}
     texts = (
-        pick_text(fields, f"{name}.{index}", max_length=max_length, accept_numbers=False)
-        for index in range(len(items))
+        pick_text(fields, f"{name}.{index}", max_length=max_length) for index in range(len(items))
     )
     return tuple(dict.fromkeys(text for text in texts if text))
 

@@ -16,12 +16,12 @@ from typing import Any
 from common.payloads import (
     Ignored,
     PayloadInvalid,
-    is_text,
     pick,
     pick_links,
     pick_text,
     pick_time,
     summary_line,
+    text_value,
     truncated,
 )
 from incidents.adapters.base import (
@@ -133,13 +133,12 @@ def _read_alert(
 
 
 def _labels(alert: Mapping[str, Any]) -> dict[str, str]:
-    """The label set as text; a label whose value is not text is named."""
-    labels = {}
-    for name, value in pick(alert, "labels", Mapping).items():
-        if not is_text(value):
-            raise PayloadInvalid(f"labels.{name}", "Expected a string.")
-        labels[str(name)] = str(value).strip()
-    return labels
+    """The label set; a label whose value is not a string (Prometheus labels always are) is
+    named."""
+    return {
+        str(name): text_value(value, f"labels.{name}")
+        for name, value in pick(alert, "labels", Mapping).items()
+    }
 
 
 def _occurred_at(alert: Mapping[str, Any], status: str) -> datetime | None:

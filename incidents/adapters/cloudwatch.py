@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from common.payloads import PayloadInvalid, is_text, pick, pick_text, summary_line, truncated
+from common.payloads import PayloadInvalid, pick, pick_text, summary_line, text_value, truncated
 from incidents.adapters.base import (
     ALIAS_LENGTH,
     COMPONENT_LENGTH,
@@ -57,14 +57,12 @@ class Metric:
 
 def alarm_name(payload: Mapping[str, Any], path: str) -> str:
     """The alarm's name at `path`: required, a string, at most CloudWatch's 255 characters."""
-    return pick_text(
-        payload, path, required=True, max_length=ALARM_NAME_LENGTH, accept_numbers=False
-    )
+    return pick_text(payload, path, required=True, max_length=ALARM_NAME_LENGTH)
 
 
 def alarm_action(payload: Mapping[str, Any], path: str) -> AlertAction:
     """What the alarm's new state at `path` (ALARM, OK or INSUFFICIENT_DATA) means for us."""
-    state = pick_text(payload, path, required=True, accept_numbers=False)
+    state = pick_text(payload, path, required=True)
     if state not in ACTIONS:
         raise PayloadInvalid(path, f'"{state}" is not one of ALARM, OK, INSUFFICIENT_DATA.')
     return ACTIONS[state]
@@ -142,10 +140,9 @@ def keyed_dimensions(payload: Mapping[str, Any], path: str) -> tuple[tuple[str, 
     """Dimensions sent as one object of name: value (EventBridge and Lambda alarm events)."""
     dimensions = pick(payload, path, Mapping, required=False) or {}
     # Read by hand, not with pick_text: a dimension's name may contain the path's dots.
-    for dimension_name, value in dimensions.items():
-        if not is_text(value):
-            raise PayloadInvalid(f"{path}.{dimension_name}", "Expected a string.")
-    return tuple((str(name), str(value).strip()) for name, value in dimensions.items())
+    return tuple(
+        (str(name), text_value(value, f"{path}.{name}")) for name, value in dimensions.items()
+    )
 
 
 def read_items(

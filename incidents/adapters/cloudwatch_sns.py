@@ -43,13 +43,11 @@ def to_alerts(body: Any, headers: Mapping[str, str]) -> list[CanonicalAlert]:
     """
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
-    message_type = pick_text(body, "Type", required=True, accept_numbers=False)
+    message_type = pick_text(body, "Type", required=True)
     if message_type != NOTIFICATION:
         raise PayloadInvalid("Type", f'"{message_type}" is not a Notification.')
     # SNS reuses the MessageId when it retries a delivery.
-    message_id = pick_text(
-        body, "MessageId", required=True, max_length=IDEMPOTENCY_KEY_LENGTH, accept_numbers=False
-    )
+    message_id = pick_text(body, "MessageId", required=True, max_length=IDEMPOTENCY_KEY_LENGTH)
     alarm = _alarm(pick(body, MESSAGE, str))
     # The envelope with its Message parsed, so that errors name the path inside the alarm.
     notification = {**body, MESSAGE: alarm}

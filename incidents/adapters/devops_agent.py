@@ -58,7 +58,7 @@ def to_alerts(body: Any, headers: Mapping[str, str]) -> list[CanonicalAlert]:
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
     alias = pick_text(body, "incidentId", required=True, max_length=ALIAS_LENGTH)
-    action = pick_text(body, "action", required=True, accept_numbers=False).lower()
+    action = pick_text(body, "action", required=True).lower()
     event_type = ".".join(part for part in (pick_text(body, "eventType"), action) if part)
     if action not in ACTIONS:
         raise Ignored(f"incident action not applied: {action}", event_type=event_type)

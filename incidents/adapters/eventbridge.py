@@ -81,7 +81,7 @@ def to_alerts(body: Any, headers: Mapping[str, str]) -> list[CanonicalAlert]:
     """
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
-    detail_type = pick_text(body, "detail-type", accept_numbers=False)
+    detail_type = pick_text(body, "detail-type")
     if not detail_type and ALARM_ACTION_EVENT in body:
         return [_alarm_action(body)]
     if not detail_type:
@@ -103,16 +103,14 @@ def _alarm_state_change(body: Mapping[str, Any]) -> CanonicalAlert:
         body,
         "detail",
         details={**details, "alarm_arn": alarm_arn} if alarm_arn else details,
-        idempotency_key=pick_text(
-            body, "id", max_length=IDEMPOTENCY_KEY_LENGTH, accept_numbers=False
-        ),
+        idempotency_key=pick_text(body, "id", max_length=IDEMPOTENCY_KEY_LENGTH),
         event_type=ALARM_EVENT,
     )
 
 
 def _alarm_action(body: Mapping[str, Any]) -> CanonicalAlert:
     pick(body, ALARM_ACTION_EVENT, Mapping)
-    alarm_arn = pick_text(body, "alarmArn", accept_numbers=False)
+    alarm_arn = pick_text(body, "alarmArn")
     changed_at = pick_text(body, f"{ALARM_ACTION_EVENT}.state.timestamp")
     # A retried invocation repeats both; the next state change of the alarm has a new time.
     key = f"{alarm_arn}:{changed_at}" if alarm_arn and changed_at else ""
@@ -221,9 +219,7 @@ def _stopped_task(body: Mapping[str, Any]) -> CanonicalAlert:
                 "started_by": "detail.startedBy",
             },
         ),
-        idempotency_key=pick_text(
-            body, "id", max_length=IDEMPOTENCY_KEY_LENGTH, accept_numbers=False
-        ),
+        idempotency_key=pick_text(body, "id", max_length=IDEMPOTENCY_KEY_LENGTH),
         event_type=TASK_EVENT,
     )
 

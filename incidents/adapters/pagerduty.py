@@ -18,7 +18,6 @@ from uuid import uuid4
 from common.payloads import (
     PayloadInvalid,
     clean_links,
-    is_text,
     pick,
     pick_links,
     pick_text,
@@ -60,7 +59,7 @@ def to_alerts(body: Any, headers: Mapping[str, str]) -> list[CanonicalAlert]:
     """
     if not isinstance(body, Mapping):
         raise PayloadInvalid("body", "Expected a JSON object.")
-    action = pick_text(body, "event_action", required=True, accept_numbers=False).lower()
+    action = pick_text(body, "event_action", required=True).lower()
     if action not in ACTIONS:
         raise PayloadInvalid("event_action", "Expected trigger, acknowledge or resolve.")
     is_trigger = ACTIONS[action] == AlertAction.TRIGGER
@@ -79,10 +78,9 @@ def _trigger(body: Mapping[str, Any], *, alias: str) -> CanonicalAlert:
         "payload.summary",
         required=True,
         max_length=PAGERDUTY_SUMMARY_LENGTH,
-        accept_numbers=False,
     )
     source = pick_text(body, "payload.source", required=True)
-    severity = pick_text(body, "payload.severity", required=True, accept_numbers=False).lower()
+    severity = pick_text(body, "payload.severity", required=True).lower()
     if severity not in SEVERITIES:
         raise PayloadInvalid("payload.severity", "Expected critical, error, warning or info.")
     component = pick_text(body, "payload.component")
@@ -113,11 +111,12 @@ def _trigger(body: Mapping[str, Any], *, alias: str) -> CanonicalAlert:
 
 
 def _environment(custom_details: Mapping[str, Any] | str | None) -> str:
-    # Free-form: only a text value names the environment; anything else stays a detail.
+    # Free-form: only a string names the environment; anything else (a number too) stays a
+    # detail.
     if not isinstance(custom_details, Mapping):
         return ""
     for name in ENVIRONMENT_DETAILS:
         value = custom_details.get(name)
-        if is_text(value) and str(value).strip():
-            return truncated(str(value).strip(), ENVIRONMENT_LENGTH)
+        if isinstance(value, str) and value.strip():
+            return truncated(value.strip(), ENVIRONMENT_LENGTH)
     return ""

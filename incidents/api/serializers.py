@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from changes.api.serializers import ChangeEventSerializer
+from common.serializer_fields import StrictCharField
 from incidents.models import Alert, Incident, SuspectChange, TimelineEntry
 from incidents.presenters import conclusion
 
@@ -113,7 +114,7 @@ class IncidentStatusSerializer(serializers.Serializer):
         "reopened": "triggered",
     }
 
-    status = serializers.CharField()
+    status = StrictCharField()
 
     def validate_status(self, value: str) -> str:
         status = self.STATUSES.get(value.strip().lower())
@@ -123,7 +124,7 @@ class IncidentStatusSerializer(serializers.Serializer):
 
 
 class NoteSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=10_000)
+    text = StrictCharField(max_length=10_000)
 
 
 class AlertResultSerializer(serializers.Serializer):

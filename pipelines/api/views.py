@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,7 +32,7 @@ from pipelines.endpoints import ingest_url
 from pipelines.models import AlertSource, DeploymentPipeline, Integration
 from teams.api.permissions import CanAdministerOrReadOnly
 from teams.models import Team
-from teams.permissions import require_admin
+from teams.permissions import can_see_deliveries, deliveries_hidden, require_admin
 
 ERRORS = dict.fromkeys((400, 403, 404), ErrorSerializer)
 
@@ -106,8 +107,13 @@ class IntegrationRotateSecretApi(IntegrationApi):
 
 
 class IntegrationDeliveriesApi(IntegrationApi):
+    """The delivery log, payloads included: for the team's members and staff only."""
+
     def get(self, request: Request, pk: int) -> Response:
-        deliveries = self.get_object(pk).deliveries.order_by("-received_at", "-id")
+        integration = self.get_object(pk)
+        if not can_see_deliveries(request.user, integration.team):
+            raise exceptions.PermissionDenied(deliveries_hidden(integration.team))
+        deliveries = integration.deliveries.order_by("-received_at", "-id")
         return Response(DeliverySerializer(deliveries[:KEEP_PER_INTEGRATION], many=True).data)
 
 
@@ -190,8 +196,14 @@ def _schemas(name: str, one: str, serializer: type[IntegrationFields]) -> dict[s
         "deliveries": extend_schema_view(
             get=extend_schema(
                 operation_id=f"{one}_deliveries",
-                responses={200: DeliverySerializer(many=True), 404: ErrorSerializer},
-                description=f"What the last {KEEP_PER_INTEGRATION} requests did, newest first.",
+                responses={
+                    200: DeliverySerializer(many=True),
+                    403: ErrorSerializer,
+                    404: ErrorSerializer,
+                },
+                description=f"What the last {KEEP_PER_INTEGRATION} requests did, newest first, "
+                "payloads included: for the members of its team and staff (403 for others; "
+                "an integration without a team: staff only).",
             )
         ),
     }

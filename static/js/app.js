@@ -92,3 +92,9 @@
     if (event.key === "Enter" && event.target.matches(".checklist-filter")) event.preventDefault();
   });
 })();
+
+// Forms with data-confirm (revoking an API token) ask before they submit.
+document.addEventListener("submit", function (event) {
+  var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+  if (message && !window.confirm(message)) event.preventDefault();
+});

@@ -1,9 +1,11 @@
 """Who may use the configuration API: teams.permissions.can_administer, said in DRF's terms.
 
-Anyone logged in reads everything (secrets are never shown after creation). A change needs
-admin rights on the thing's team: staff, or an admin of that team; things without a team are
-staff's. Moving a thing to another team needs admin rights on both; creating one needs them on
-the team it is created in. Views name an object's team with `team_of`.
+Anyone logged in reads everything (secrets are never shown after creation) but a delivery
+log, which is for its team's members and staff (teams.permissions.can_see_deliveries). A change
+needs admin rights on the thing's team: staff, or an admin of that team; things without a team
+are staff's. Moving a thing to another team needs admin rights on both; creating one needs them
+on the team it is created in. Views name an object's team with `team_of`. A personal token with
+the read scope never gets this far on a write (teams.authentication).
 """
 
 from typing import Any, Protocol

@@ -62,8 +62,15 @@ def test_a_push_ref_must_be_a_string():
     assert refused(convert, "push_default_branch", {"ref": 7}).field_name == "ref"
 
 
-def test_a_numeric_deployment_ref_is_read_as_text():
-    assert convert("deployment_status_success", {"deployment.ref": 4}).version == "4"
+def test_a_numeric_deployment_ref_is_refused_not_read_as_text():
+    # GitHub sends refs as strings: a number is a hand-written body's bug, not version "4".
+    invalid = refused(convert, "deployment_status_success", {"deployment.ref": 4})
+    assert invalid.fields == {"deployment.ref": ["Expected a string, got a number."]}
+
+
+def test_numeric_ids_are_still_read_as_text():
+    change = convert("deployment_status_success")
+    assert change.identity == "deployment:2901184467"
 
 
 def test_an_unreadable_time_is_named():

@@ -198,5 +198,8 @@ def test_custom_details_that_are_not_text_stay_metadata():
     assert change.metadata["user"] == {"name": "j.meyer"}
 
 
-def test_a_numeric_revision_is_read_as_text():
-    assert convert(ANSIBLE, {"payload.custom_details.revision": 4.2}).version == "4.2"
+def test_a_numeric_revision_is_kept_as_metadata_not_read_as_text():
+    # As text, 1.10 would be the version "1.1": free-form details that are not strings stay
+    # metadata, as sent.
+    change = convert(ANSIBLE, {"payload.custom_details.revision": 1.10})
+    assert (change.version, change.metadata["revision"]) == ("", 1.1)

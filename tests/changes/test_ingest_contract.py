@@ -339,7 +339,7 @@ def test_github_signature_is_verified(client):
     }
 
     assert_error(post_fixture(client, "github", tampered), 401, "bad_signature")
-    assert_error(post_fixture(client, "github", unsigned), 401, "bad_signature")
+    assert_error(post_fixture(client, "github", unsigned), 401, "signature_required")
     assert not ChangeEvent.objects.exists()
     assert Delivery.objects.filter(outcome="rejected").count() == 2
 

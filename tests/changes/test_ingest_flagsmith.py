@@ -68,7 +68,7 @@ def test_a_missing_signature_is_refused(client):
     original = fixture("flag_updated")
     headers = {name: value for name, value in original["headers"].items() if name != SIGNATURE}
     assert_refused(
-        post_fixture(client, PRODUCER, {**original, "headers": headers}), 401, "bad_signature"
+        post_fixture(client, PRODUCER, {**original, "headers": headers}), 401, "signature_required"
     )
 
 

@@ -87,9 +87,8 @@ def test_a_missing_or_wrong_signature_is_refused(client, signature):
     headers = {k: v for k, v in fixture["headers"].items() if k != "X-Signature"}
     if signature is not None:
         headers["X-Signature"] = signature
-    assert_refused(
-        post_fixture(client, PRODUCER, {**fixture, "headers": headers}), 401, "bad_signature"
-    )
+    code = "bad_signature" if signature else "signature_required"  # none at all: required
+    assert_refused(post_fixture(client, PRODUCER, {**fixture, "headers": headers}), 401, code)
 
 
 def test_a_body_changed_after_signing_is_refused(client):
@@ -130,7 +129,7 @@ def test_the_key_in_the_path_is_the_only_credential_flux_needs(client):
 def test_a_pipeline_of_another_kind_does_not_read_flux(client):
     pipeline_for("github")
     response = post_fixture(client, PRODUCER, load_fixture(PRODUCER, RECONCILED))
-    assert_refused(response, 401, "bad_signature")  # GitHub's signature header is missing
+    assert_refused(response, 401, "signature_required")  # GitHub's signature header is missing
 
 
 # --- Repeats and replays ------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_a_missing_signature_is_refused(client):
     pipeline_for(PRODUCER)
     original = fixture("flag_turned_on")
     unsigned = {**original, "headers": {"Content-Type": "application/json"}}
-    assert_refused(post_fixture(client, PRODUCER, unsigned), 401, "bad_signature")
+    assert_refused(post_fixture(client, PRODUCER, unsigned), 401, "signature_required")
 
 
 def test_a_body_changed_after_signing_is_refused(client):

@@ -92,7 +92,7 @@ def test_a_missing_signature_is_refused(client):
     unsigned = {**fixture, "headers": {"Content-Type": "application/json"}}
     response = post_fixture(client, PRODUCER, unsigned)
 
-    assert_refused(response, 401, "bad_signature")
+    assert_refused(response, 401, "signature_required")
     assert SIGNATURE in response.json()["message"]
 
 
@@ -111,7 +111,7 @@ def test_the_verification_needs_the_signature_too(client):
     pipeline_for(PRODUCER)
     fixture = load_fixture(PRODUCER, "verification_ignored")
     unsigned = {**fixture, "headers": {"Content-Type": "application/json"}}
-    assert_refused(post_fixture(client, PRODUCER, unsigned), 401, "bad_signature")
+    assert_refused(post_fixture(client, PRODUCER, unsigned), 401, "signature_required")
 
 
 def test_the_signed_verification_gets_a_2xx_and_is_logged_as_ignored(client):

@@ -15,6 +15,7 @@ from pipelines.models import Delivery
 from tests.changes.factories import ChangeEventFactory
 from tests.changes.ingest import post_json
 from tests.pipelines.factories import DeploymentPipelineFactory
+from tests.teams.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -201,10 +202,11 @@ def test_an_idle_poll_with_running_rows_costs_two_queries(
 
 
 def test_the_change_page_shows_its_lifecycle_reports_and_rollback(
-    client, logged_in_client, django_capture_on_commit_callbacks
+    client, logged_in_client, user, django_capture_on_commit_callbacks
 ):
-    DeploymentPipelineFactory(key="ci-key", name="GitHub production")
-    DeploymentPipelineFactory(key="script-key", name="Deploy script")
+    team = MembershipFactory(user=user).team  # a member sees the reports' deliveries
+    DeploymentPipelineFactory(key="ci-key", name="GitHub production", team=team)
+    DeploymentPipelineFactory(key="script-key", name="Deploy script", team=team)
     at = timezone.now().replace(hour=14, minute=16, second=0, microsecond=0) - timedelta(days=1)
     release = {"version": "v4.7.0", "commit": "9e41c07b3d5a"}
     with django_capture_on_commit_callbacks(execute=True):  # the worker groups the reports

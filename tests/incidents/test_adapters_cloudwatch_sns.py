@@ -311,7 +311,7 @@ def test_a_message_that_is_not_a_string_is_invalid(message, problem):
         (
             {"Trigger.Dimensions.1.name": ["Environment"]},
             "Message.Trigger.Dimensions.1.name",
-            "Expected a string or a number, got a list.",
+            "Expected a string, got a list.",
         ),
         ({"Trigger.Dimensions.0.name": REMOVED}, "Message.Trigger.Dimensions.0.name", None),
         (

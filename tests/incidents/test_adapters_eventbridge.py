@@ -316,7 +316,7 @@ def test_unicode_alarm_names_are_kept():
         (
             {f"{DIMENSIONS}.ServiceName": {"value": "checkout"}},
             f"{DIMENSIONS}.ServiceName",
-            "Expected a string.",
+            "Expected a string, got an object.",
         ),
         ({"detail.previousState": "OK"}, "detail.previousState", None),
     ],

@@ -63,7 +63,7 @@ def test_grafana_urls_other_than_http_are_dropped():
         changes={
             "alerts.0.silenceURL": "javascript:alert(1)",
             "alerts.0.dashboardURL": "",
-            "alerts.0.panelURL": 42.5,
+            "alerts.0.panelURL": "ftp://grafana.example.com/panel",
         }
     )
     assert [link["text"] for link in alert.links] == ["Source", "Runbook"]
@@ -132,6 +132,8 @@ def test_a_legacy_alerting_body_is_invalid():
         ({"alerts.0.labels": "severity=critical"}, "alerts.0.labels"),
         ({"alerts.0.labels.team": ["payments"]}, "alerts.0.labels.team"),
         ({"alerts.0.dashboardURL": {"uid": "payments-overview"}}, "alerts.0.dashboardURL"),
+        # A URL is a string: a number is a sender's bug, not a link to drop quietly.
+        ({"alerts.0.panelURL": 42.5}, "alerts.0.panelURL"),
         ({"alerts.0.endsAt": "soon", "alerts.0.status": "resolved"}, "alerts.0.endsAt"),
     ],
 )

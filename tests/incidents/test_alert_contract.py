@@ -169,12 +169,13 @@ def test_signed_webhook_with_bad_headers_is_refused(client, headers):
     assert not Incident.objects.exists()
 
 
-def test_signed_webhook_also_takes_a_bearer_key_instead(client):
+@pytest.mark.parametrize(("auth_mode", "status"), [("signature", 401), ("key", 202)])
+def test_signed_webhook_takes_a_bearer_key_alone_only_in_key_mode(client, auth_mode, status):
     fixture = load_fixture("devops_agent", "01_created")
-    source_for("devops_agent", fixture)
+    source_for("devops_agent", fixture, auth_mode=auth_mode)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
     response = send(client, {**fixture, "headers": headers}, "/api/v1/alerts")
-    assert response.status_code == 202
+    assert response.status_code == status
 
 
 def test_signed_webhook_with_our_own_signature_works_for_new_bodies(client):

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def token():
-    _, token = create_api_token(user=UserFactory(username="responder"))
+    _, token = create_api_token(user=UserFactory(username="responder"), scope="write")
     return token
 
 

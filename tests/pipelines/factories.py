@@ -1,8 +1,19 @@
 import factory
 
 from common.tokens import hash_token, visible_prefix
-from pipelines.models import AlertSource, DeploymentPipeline
+from pipelines.kinds import default_auth_mode
+from pipelines.models import AlertSource, AuthMode, DeploymentPipeline
 from tests.teams.factories import TeamFactory
+
+
+def _auth_mode(model: type) -> factory.LazyAttribute:
+    """The kind's default mode, as the service gives it; without a secret, nothing can be signed:
+    the key alone (as the migration left such rows)."""
+    return factory.LazyAttribute(
+        lambda integration: (
+            default_auth_mode(model, integration.kind) if integration.secret else AuthMode.KEY
+        )
+    )
 
 
 class _IntegrationFactory(factory.django.DjangoModelFactory):
@@ -25,6 +36,7 @@ class DeploymentPipelineFactory(_IntegrationFactory):
 
     name = factory.Sequence(lambda n: f"pipeline-{n}")
     kind = DeploymentPipeline.Kind.GENERIC
+    auth_mode = _auth_mode(DeploymentPipeline)
 
 
 class AlertSourceFactory(_IntegrationFactory):
@@ -33,3 +45,4 @@ class AlertSourceFactory(_IntegrationFactory):
 
     name = factory.Sequence(lambda n: f"alert-source-{n}")
     kind = AlertSource.Kind.GENERIC
+    auth_mode = _auth_mode(AlertSource)

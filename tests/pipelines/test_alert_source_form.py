@@ -183,8 +183,14 @@ def test_only_a_signing_kind_is_given_a_signing_secret_to_copy(admin_client, peo
 @pytest.mark.parametrize(
     ("factory", "kind", "signs"),
     [
-        *((DeploymentPipelineFactory, kind, info.signs) for kind, info in PIPELINE_KINDS.items()),
-        *((AlertSourceFactory, kind, info.signs) for kind, info in ALERT_SOURCE_KINDS.items()),
+        *(
+            (DeploymentPipelineFactory, kind, info.default_auth_mode == "signature")
+            for kind, info in PIPELINE_KINDS.items()
+        ),
+        *(
+            (AlertSourceFactory, kind, info.default_auth_mode == "signature")
+            for kind, info in ALERT_SOURCE_KINDS.items()
+        ),
     ],
 )
 def test_the_detail_page_offers_to_rotate_a_secret_only_where_one_signs(

@@ -153,7 +153,11 @@ alert_sources:
 def test_new_alias_points_existing_changes_at_the_component(
     tmp_path, capsys, django_capture_on_commit_callbacks
 ):
-    change = ChangeEventFactory(component="payments-prod", resolved_component=None)
+    # Of a pipeline without a team: another team's names are not a file's to claim
+    # (tests/teams/test_component_claims.py).
+    change = ChangeEventFactory(
+        component="payments-prod", resolved_component=None, pipeline__team=None
+    )
     with django_capture_on_commit_callbacks(execute=True):  # tasks run eagerly in unit tests
         apply(tmp_path, CONFIG, capsys)
     change.refresh_from_db()

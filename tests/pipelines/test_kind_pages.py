@@ -87,12 +87,20 @@ def test_a_kind_without_branches_has_no_branch_filter(admin_client, kind):
 
 
 @pytest.mark.parametrize(
-    ("kind", "signs"), [(kind, info.signs) for kind, info in PIPELINE_KINDS.items()]
+    ("kind", "signs"),
+    [(kind, info.signs) for kind, info in PIPELINE_KINDS.items() if not info.mode_is_chosen],
 )
 def test_only_signing_kinds_talk_about_a_signing_secret(admin_client, kind, signs):
     page = body(admin_client.get(NEW, {"kind": kind}))
     assert ("signing secret" in page) is signs
     assert ("Key only" in page) is not signs
+    assert 'name="auth_mode"' not in page  # one mode: nothing to choose
+
+
+def test_a_kind_set_up_either_way_offers_both_modes(admin_client):
+    page = body(admin_client.get(NEW, {"kind": "generic"}))
+    assert "signing secret" in page and "Signed or by its key alone" in page
+    assert 'name="auth_mode"' in page
 
 
 def test_htmx_gets_the_kind_fields_alone_with_what_was_typed_kept(admin_client, people):

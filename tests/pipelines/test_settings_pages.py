@@ -74,14 +74,15 @@ def test_rotation_shows_the_new_key_once_and_the_old_one_fails(client):
 
 
 def test_deliveries_are_listed_with_their_payload_escaped(client):
-    pipeline = DeploymentPipelineFactory(key="key-with-deliveries-01")
+    people = cast()
+    pipeline = DeploymentPipelineFactory(key="key-with-deliveries-01", team=people.team)
     post_json(
         Client(),
         {"component": "<script>alert(1)</script>", "description": "x"},
         key="key-with-deliveries-01",
     )
     post_json(Client(), {"nonsense": True}, key="key-with-deliveries-01")
-    client.force_login(cast().users["member"])
+    client.force_login(people.users["member"])
     page = client.get(integration_url("integration", pipeline)).content.decode()
     assert page.count('class="delivery ') == 2
     assert "Rejected" in page and "Accepted" in page

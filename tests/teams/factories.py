@@ -1,7 +1,8 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from teams.models import Component, ComponentAlias, Membership, Team
+from common.tokens import hash_token, visible_prefix
+from teams.models import ApiToken, Component, ComponentAlias, Membership, Team
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -48,3 +49,20 @@ class ComponentAliasFactory(factory.django.DjangoModelFactory):
 
     component = factory.SubFactory(ComponentFactory)
     name = factory.Sequence(lambda n: f"alias-{n}")
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    """A personal token; pass `token=` to know the clear one (hashed as the service does).
+    Unlike teams.services.create_api_token it writes no audit entry, so tests that count a
+    setting's entries count only those."""
+
+    class Meta:
+        model = ApiToken
+        exclude = ("token",)
+
+    user = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"token-{n}")
+    scope = ApiToken.Scope.READ
+    token = factory.Sequence(lambda n: f"wct_test-token-{n:04d}-0123456789")
+    token_hash = factory.LazyAttribute(lambda api_token: hash_token(api_token.token))
+    token_prefix = factory.LazyAttribute(lambda api_token: visible_prefix(api_token.token))

@@ -7,9 +7,15 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from common.tokens import generate_token
 from teams.models import AuditEntry, Component, Membership, Team
-from teams.services import create_api_token
-from tests.teams.factories import ComponentFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.teams.factories import (
+    ApiTokenFactory,
+    ComponentFactory,
+    MembershipFactory,
+    TeamFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -19,12 +25,13 @@ MAY_CHANGE = {"member": False, "other_admin": False, "admin": True, "staff": Tru
 
 
 class Api:
-    """JSON over the real HTTP stack, authenticated by a personal API token."""
+    """JSON over the real HTTP stack, authenticated by a personal API token (write scope)."""
 
     def __init__(self, user: Any = None) -> None:
         self.client = Client()
         if user is not None:
-            _, token = create_api_token(user=user)
+            token = generate_token("wct")
+            ApiTokenFactory(user=user, scope="write", token=token)
             self.client.defaults["HTTP_AUTHORIZATION"] = f"Token {token}"
 
     def get(self, url: str, **params: Any) -> Any:

@@ -21,7 +21,7 @@ def test_the_username_in_the_top_bar_opens_the_profile(logged_in_client):
 def test_the_profile_page_offers_every_zone_grouped_and_selects_utc_until_one_is_set(
     logged_in_client, django_assert_num_queries
 ):
-    with django_assert_num_queries(3):  # session, user, profile
+    with django_assert_num_queries(4):  # session, user, profile, the API tokens
         body = logged_in_client.get(reverse("profile")).content.decode()
     assert "Not set yet: times are shown in UTC." in body
     assert '<option value="UTC" selected>' in body

@@ -50,7 +50,11 @@ def test_unknown_member_and_taken_slug_are_domain_errors():
 
 
 def test_component_aliases_re_resolve_recorded_changes(django_capture_on_commit_callbacks):
-    change = ChangeEventFactory(component="payments-prod", resolved_component=None)
+    # Of a pipeline without a team: a name another team's pipelines report is theirs to claim
+    # (tests/teams/test_component_claims.py).
+    change = ChangeEventFactory(
+        component="payments-prod", resolved_component=None, pipeline__team=None
+    )
     with django_capture_on_commit_callbacks(execute=True):
         component = services.save_component(
             by="script",
