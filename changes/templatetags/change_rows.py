@@ -1,15 +1,15 @@
-"""The deployments row's text cell (see changes.presenters)."""
+"""`{% change_row change %}`: a change's row on the deployments and component pages (see
+changes.rows)."""
 
 from django import template
+from django.utils.safestring import SafeString
 
+from changes import rows
 from changes.models import ChangeEvent
-from changes.presenters import RowText, row_text
 
 register = template.Library()
 
 
-@register.simple_tag(name="row_text")
-def row_text_tag(change: ChangeEvent) -> RowText:
-    """`{% row_text change as text %}`: the summary if it is news, the description's first
-    line, and the hover text."""
-    return row_text(change)
+@register.simple_tag
+def change_row(change: ChangeEvent, new: bool = False, oob: bool = False) -> SafeString:
+    return rows.change_row(change, new=new, oob=oob)
