@@ -71,6 +71,15 @@ def main(samples: int) -> None:
     middle = ChangeEvent.objects.order_by("-occurred_at", "-id").values_list("commit", flat=True)
     commit = middle[ChangeEvent.objects.count() // 2][:7]
     incident_ids = list(Incident.objects.values_list("id", flat=True)[:5000])
+    # The incidents list's filters, each with a value the newest incident has; "Load older" is
+    # the resolved incidents' second page, as its link asks for it.
+    newest_incident = (
+        Incident.objects.order_by("-started_at", "-id")
+        .values("team__slug", "alert_source__name", "components__name")
+        .first()
+    )
+    resolved = Incident.objects.filter(status="resolved").order_by("-started_at", "-id")
+    second_page = resolved.values_list("started_at", "id")[49]
     pages = {
         "deployments, first page": "/",
         "deployments, by team": f"/?team={team}",
@@ -84,6 +93,15 @@ def main(samples: int) -> None:
         "deployments, 10,000 deep": f"/?before={encode_cursor(*position)}",
         "incident page": f"/incidents/{incident_ids[len(incident_ids) // 2]}/",
         "incidents list": "/incidents/",
+        "incidents list, resolved": "/incidents/?status=resolved",
+        "incidents list, open": "/incidents/?status=triggered",
+        "incidents list, critical": "/incidents/?severity=critical",
+        "incidents list, by team": f"/incidents/?team={newest_incident['team__slug']}",
+        "incidents list, by source": f"/incidents/?source={newest_incident['alert_source__name']}",
+        "incidents list, by component": (
+            f"/incidents/?component={newest_incident['components__name']}"
+        ),
+        "incidents list, Load older": f"/incidents/?before={encode_cursor(*second_page)}",
     }
     results = {name: timed(page(url), samples) for name, url in pages.items()}
 

@@ -1,13 +1,17 @@
 """Change events: deployments, config and infrastructure changes, manual hotfixes."""
 
+import json
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
+from django.db.models.constants import OnConflict
 from django.db.models.expressions import RawSQL
 
 from pipelines.models import DeploymentPipeline
-from teams.models import Component
+from teams.models import Component, Team
 
 
 class ChangeEventQuerySet(models.QuerySet["ChangeEvent"]):
@@ -16,6 +20,67 @@ class ChangeEventQuerySet(models.QuerySet["ChangeEvent"]):
         for change in objs:
             change.fill_span()
         return super().bulk_create(objs, *args, **kwargs)
+
+    def insert_new(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, str, str]]:
+        """Insert changes given as {field attname: value}, a field left out taking its default
+        and the span filled as `save` fills it, skipping each row that a unique constraint
+        already holds: an idempotency key or identity stored before, or by a concurrent
+        transaction (the insert waits for its commit). Returns (id, idempotency key, identity)
+        of each row inserted, in the order given.
+
+        One statement on PostgreSQL whatever the number of rows, with two parameters: what the
+        rows have in common and what each has of its own, as JSON documents encoded in C and
+        read by PostgreSQL as rows of the table's own type (jsonb_populate_recordset), where
+        Django's bulk_create would prepare each of the 20,000-odd values of 1,000 rows in
+        Python. Elsewhere (SQLite) Django's multi-row inserts, as many as its parameter limit
+        needs. Whoever inserts keyed rows that others may insert too sorts them by key: two
+        transactions then wait for each other's keys in one order, and never deadlock.
+        """
+        if not rows:
+            return []
+        meta = self.model._meta
+        fields = [field for field in meta.concrete_fields if not field.primary_key]
+        # Every field in every row: jsonb_populate_recordset would read a missing one as NULL.
+        defaults = {field.attname: field.get_default() for field in fields}
+        rows = [_fill_span(self.model, {**defaults, **row}) for row in rows]
+        connection = connections[self.db]
+        returned = [meta.pk, meta.get_field("idempotency_key"), meta.get_field("identity")]
+        if connection.vendor != "postgresql":
+            objs = [self.model(**row) for row in rows]
+            size = connection.ops.bulk_batch_size(fields, objs) or len(objs)
+            inserted = []
+            for start in range(0, len(objs), size):
+                inserted += self._insert(
+                    objs[start : start + size],
+                    fields=fields,
+                    returning_fields=returned,
+                    on_conflict=OnConflict.IGNORE,
+                )
+            return [tuple(row) for row in inserted if row]  # an ignored single row: None
+        quote = connection.ops.quote_name
+        table = quote(meta.db_table)
+        columns = ", ".join(quote(field.column) for field in fields)
+        # The model's own table and column names, quoted; the rows go as the parameters.
+        returning = ", ".join(quote(field.column) for field in returned)
+        # What every row has in common (its pipeline, its received time, empty fields) goes
+        # once, as the record each row's own values are laid over; both keyed by column.
+        column = {field.attname: field.column for field in fields}
+        shared = {column[name]: rows[0][name] for name in column if _same_in_all(rows, name)}
+        own = [(name, column[name]) for name in column if column[name] not in shared]
+        sql = (
+            f"INSERT INTO {table} ({columns}) "  # noqa: S608
+            f"SELECT {columns} FROM jsonb_populate_recordset("
+            f"jsonb_populate_record(NULL::{table}, %s::jsonb), %s::jsonb) "
+            f"ON CONFLICT DO NOTHING RETURNING {returning}"
+        )
+        write_time = _time_writer()
+        document = [{key: row[name] for name, key in own} for row in rows]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [json.dumps(shared, default=write_time), json.dumps(document, default=write_time)],
+            )
+            return [tuple(row) for row in cursor.fetchall()]
 
     def logical(self) -> "ChangeEventQuerySet":
         """One row per logical change: reports grouped under another change are left out."""
@@ -76,6 +141,17 @@ class ChangeEvent(models.Model):
     pipeline = models.ForeignKey(
         DeploymentPipeline, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
     )
+    # The team the change counts for (changes.ownership.change_team_id): its pipeline's, or for
+    # a change without one (a manual change) its component's owner. Stored, so that filtering
+    # by team is one index range; rewritten by a task when ownership changes.
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="changes",
+        db_index=False,  # change_team_time_idx leads with it
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -135,6 +211,8 @@ class ChangeEvent(models.Model):
                 fields=("resolved_component", "-occurred_at"), name="change_rcomponent_time_idx"
             ),
             models.Index(fields=("pipeline", "-occurred_at"), name="change_pipeline_time_idx"),
+            # "Deployments, by team": the team's newest first, as the feed pages them.
+            models.Index(fields=("team", "-occurred_at", "-id"), name="change_team_time_idx"),
             # "Failed in 7 d", "rollbacks": rare values, which the time index alone would scan
             # past thousands of rows to find.
             models.Index(fields=("outcome", "-occurred_at", "-id"), name="change_outcome_time_idx"),
@@ -205,13 +283,53 @@ class ChangeEvent(models.Model):
         ]
 
 
-def search_text() -> RawSQL:
+def _fill_span(model: type["ChangeEvent"], row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with the span ChangeEvent.fill_span gives a change reported once."""
+    if row.get("started_at") is None:
+        row["started_at"] = row["occurred_at"]
+    if row.get("finished_at") is None:
+        final = row.get("outcome") in model.FINAL_OUTCOMES
+        row["finished_at"] = row["occurred_at"] if final else None
+    return row
+
+
+def _same_in_all(rows: Sequence[Mapping[str, Any]], name: str) -> bool:
+    """Whether every row has the same value of `name`, of the same type (JSON tells true from
+    1, Python does not), and, for a list or object, an empty one."""
+    first = rows[0][name]
+    kind = type(first)
+    if kind is list or kind is dict:
+        return not first and all(type(row[name]) is kind and not row[name] for row in rows)
+    return all(type(row[name]) is kind and row[name] == first for row in rows)
+
+
+def _time_writer() -> Callable[[Any], str]:
+    """json.dumps' `default` for a document of rows: times as PostgreSQL reads them, to the
+    microsecond, each written once (a batch's rows share their received time, and mostly
+    their other times)."""
+    written: dict[datetime, str] = {}
+
+    def write(value: Any) -> str:
+        if not isinstance(value, datetime):
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        text = written.get(value)
+        if text is None:
+            text = written[value] = value.isoformat()
+        return text
+
+    return write
+
+
+def search_text(*, indexed: bool = True) -> RawSQL:
     """The searched fields as one text, exactly as the trigram index of migration 0002 has
-    them (upper-cased by `icontains`): PostgreSQL uses the index only for this expression."""
+    them (upper-cased by `icontains`): PostgreSQL uses the index only for this expression.
+
+    `indexed=False` gives the same text as an expression the index does not match, for a
+    search bounded in time: PostgreSQL then walks the time index over the bound, instead of
+    ANDing the trigram index's rows for a common word (700,000 of a million) with it."""
     table = ChangeEvent._meta.db_table
     columns = ("summary", "description", "version", "component", "commit")
+    text = " || ' ' || ".join(f'"{table}"."{column}"' for column in columns)
     return RawSQL(  # noqa: S611 - fixed column names, no input
-        " || ' ' || ".join(f'"{table}"."{column}"' for column in columns),
-        (),
-        output_field=models.TextField(),
+        text if indexed else f"({text}) || ''", (), output_field=models.TextField()
     )

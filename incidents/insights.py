@@ -302,7 +302,9 @@ def _group(by: Grouping) -> Coalesce:
     """The team (the pipeline's, else the component owner's) or the component (the catalog
     name, else the name as sent) a deployment counts for; null when it names none."""
     if by == "team":
-        return Coalesce("pipeline__team__name", "resolved_component__owner_team__name")
+        # The team stored on the change (changes.ownership: the pipeline's, a manual change's
+        # component owner), and for a pipeline without a team its component's owner too.
+        return Coalesce("team__name", "resolved_component__owner_team__name")
     return Coalesce("resolved_component__name", NullIf("component", Value("")))
 
 

@@ -126,7 +126,7 @@ class IncidentListing:
     open_incidents: list[Incident] | None  # None when the status filter leaves them out
     more_open: bool  # more than OPEN_LIST_LIMIT matched
     resolved: KeysetPage[Incident] | None
-    cursor: str  # what the live poll compares against (see list_cursor)
+    cursor: str  # what the open section's live poll compares against (see list_cursor)
 
 
 def _live_cursor_expressions() -> dict[str, Subquery]:
@@ -175,18 +175,38 @@ def last_incident_id(cursor: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
+# What a row of the list shows: the row reads these and nothing else, so the rest (the
+# description, tags, links, who acknowledged) stays in the database.
+_ROW_FIELDS = ("title", "severity", "status", "started_at", "resolved_at", "repeat_count")
+
+
 def list_rows() -> QuerySet[Incident]:
-    """Incidents as the list shows them: with their top suspect and the live cursor alongside."""
+    """Incidents as the list shows them: the row's own fields, the names of its alert source
+    and team (plain columns: a whole AlertSource and Team per row cost more to build than the
+    rest of the row), and its top suspect."""
     top_suspect = SuspectChange.objects.filter(incident=OuterRef("pk")).order_by("rank")
     return (
-        Incident.objects.select_related("alert_source", "team")
+        Incident.objects.only(*_ROW_FIELDS)
         .annotate(
+            alert_source_name=F("alert_source__name"),
+            team_name=F("team__name"),
             top_suspect_component=Subquery(top_suspect.values("change__component")[:1]),
             top_suspect_version=Subquery(top_suspect.values("change__version")[:1]),
-            **_live_cursor_expressions(),
         )
         .order_by("-started_at", "-id")
     )
+
+
+def with_component_names(incidents: list[Incident]) -> None:
+    """Set `component_names` on each incident (the names its alerts gave), in one query for
+    all of them: two columns rather than a model per component."""
+    names: dict[int, list[str]] = {incident.pk: [] for incident in incidents}
+    if names:
+        rows = IncidentComponent.objects.filter(incident__in=names).order_by("id")
+        for incident_id, name in rows.values_list("incident_id", "name"):
+            names[incident_id].append(name)
+    for incident in incidents:
+        incident.component_names = names[incident.pk]
 
 
 def incident_listing(
@@ -196,25 +216,32 @@ def incident_listing(
     as filtered.
 
     A constant number of queries: open rows, resolved rows, and the components of both at once.
-    The live cursor rides along on the rows; only a list with no rows at all asks for it.
+    The live cursor is for the open section only: it rides along on the open rows (read once
+    per query, not per row), or on the resolved ones when no incident is open; only a list
+    with no rows at all asks for it on its own.
     """
     open_incidents = resolved = None
     more_open = False
-    if status in ("", *Incident.OPEN_STATUSES) and not before:
-        open_incidents = list(rows.filter(status__in=Incident.OPEN_STATUSES)[: OPEN_LIST_LIMIT + 1])
+    shows_open = status in ("", *Incident.OPEN_STATUSES) and not before
+    if shows_open:
+        open_rows = rows.filter(status__in=Incident.OPEN_STATUSES)
+        open_incidents = list(
+            open_rows.annotate(**_live_cursor_expressions())[: OPEN_LIST_LIMIT + 1]
+        )
         more_open = len(open_incidents) > OPEN_LIST_LIMIT
         open_incidents = open_incidents[:OPEN_LIST_LIMIT]
     if status in ("", Incident.Status.RESOLVED) and not open_only:
-        resolved = keyset_page(
-            rows.filter(status=Incident.Status.RESOLVED), time_field="started_at", before=before
-        )
+        resolved_rows = rows.filter(status=Incident.Status.RESOLVED)
+        if shows_open and not open_incidents:
+            resolved_rows = resolved_rows.annotate(**_live_cursor_expressions())
+        resolved = keyset_page(resolved_rows, time_field="started_at", before=before)
     shown = [*(open_incidents or []), *(resolved.items if resolved else [])]
-    prefetch_related_objects(shown, "components")
+    with_component_names(shown)
+    cursor = ""
+    if shows_open:
+        cursor = _row_cursor(shown[0]) if shown else list_cursor()
     return IncidentListing(
-        open_incidents=open_incidents,
-        more_open=more_open,
-        resolved=resolved,
-        cursor=_row_cursor(shown[0]) if shown else list_cursor(),
+        open_incidents=open_incidents, more_open=more_open, resolved=resolved, cursor=cursor
     )
 
 
@@ -544,11 +571,8 @@ def component_page(*, slug: str) -> ComponentPage | None:
         .filter(resolved_component=component)
         .order_by("-occurred_at", "-id")[:RECENT_ON_COMPONENT]
     )
-    incidents = list(
-        list_rows()
-        .filter(components__component=component)
-        .prefetch_related("components")[:RECENT_ON_COMPONENT]
-    )
+    incidents = list(list_rows().filter(components__component=component)[:RECENT_ON_COMPONENT])
+    with_component_names(incidents)
     depends_on, depended_on_by = _dependencies(component)
     return ComponentPage(
         component=component,

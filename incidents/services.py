@@ -4,19 +4,23 @@ entry in the same transaction.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from changes.models import ChangeEvent
 from common.exceptions import DomainError
+from common.rows import cursor, insert_rows, load_row, select_list, update_row
 from incidents import grouping, tasks
 from incidents.adapters.base import AlertAction, CanonicalAlert
 from incidents.models import (
@@ -32,10 +36,20 @@ from pipelines.deliveries import record_delivery
 from pipelines.exceptions import ReplayedSignature
 from pipelines.models import AlertSource, Delivery, SeenSignature, Severity
 from pipelines.services import forget_stale_signatures
-from teams.components import normalise_component_name, resolve_components
-from teams.models import Team
+from teams.components import forget_catalog, normalise_component_name, resolve_component_id
+from teams.models import Component, Team
 
 DETAILS_LIMIT = 10_000  # characters of JSON kept per timeline entry
+# What a join reads of its storm, once its alert is in: the first alert's title (by index), and
+# the components.
+STORM_STATE_SQL = (
+    "SELECT 'first', title FROM (SELECT title FROM incidents_alert WHERE incident_id = %s "
+    "ORDER BY started_at, id LIMIT 1) AS earliest "
+    "UNION ALL SELECT 'component', name FROM incidents_incidentcomponent WHERE incident_id = %s"
+)
+# Timeline entries of the alerts being processed: nothing reads them back before commit, so they
+# wait, and go in one statement with the request's delivery record (process_alerts).
+_deferred_rows: ContextVar[list[Model] | None] = ContextVar("deferred_rows", default=None)
 
 
 class Outcome(StrEnum):
@@ -79,21 +93,56 @@ class IncidentStateError(DomainError):
     code = "invalid_transition"
 
 
-@transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this
 def process_alerts(
     *,
     source: AlertSource,
     alerts: list[CanonicalAlert],
     received_at: datetime,
     signature: str = "",
+    delivery: Callable[[list[AlertResult]], Delivery] | None = None,
 ) -> list[AlertResult]:
     """Apply a producer's alerts to the source's incidents, in order, in one transaction.
 
     `signature`, for signed webhooks, is remembered in the same transaction: the same signed
     request twice raises ReplayedSignature and changes nothing. A source that groups alerts
     applies them one request at a time (grouping.serialise_grouping), so a storm arriving at
-    once still becomes one incident.
+    once still becomes one incident. `delivery` makes the request's delivery record from the
+    results, stored in the same transaction.
+
+    Two alerts of one alias arriving at once: the partial unique index lets one create its
+    alert, and the other's transaction, rolled back, is applied again as its repeat. The
+    component catalog is read before the transaction, where the cached catalog answers; should
+    it name a component deleted since (its foreign key fails at commit), again with it afresh.
     """
+    for attempt in range(3):
+        names = {name for alert in alerts for name in _component_names(source, alert)}
+        component_ids = {name: resolve_component_id(name) for name in names}
+        try:
+            return _process_alerts(
+                source=source,
+                alerts=alerts,
+                received_at=received_at,
+                signature=signature,
+                component_ids={name: id_ for name, id_ in component_ids.items() if id_},
+                delivery=delivery,
+            )
+        except IntegrityError:
+            forget_catalog()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic(durable=True)  # 2xx means committed: nobody may wrap this
+def _process_alerts(
+    *,
+    source: AlertSource,
+    alerts: list[CanonicalAlert],
+    received_at: datetime,
+    signature: str,
+    component_ids: Mapping[str, int],
+    delivery: Callable[[list[AlertResult]], Delivery] | None,
+) -> list[AlertResult]:
     if source.grouping_minutes and any(alert.action != AlertAction.RESOLVE for alert in alerts):
         grouping.serialise_grouping()
     if signature:
@@ -107,11 +156,29 @@ def process_alerts(
     # Row locks in alias order, whatever order the producer sent: two requests carrying the
     # same alerts in different orders would otherwise deadlock. Each alias keeps its own order.
     in_lock_order = sorted(range(len(alerts)), key=lambda index: alerts[index].alias)
-    results = {index: _process(source, alerts[index], received_at) for index in in_lock_order}
-    return [results[index] for index in range(len(alerts))]
+    deferred: list[Model] = []
+    token = _deferred_rows.set(deferred)
+    try:
+        results = {
+            index: _process(source, alerts[index], received_at, component_ids)
+            for index in in_lock_order
+        }
+    finally:
+        _deferred_rows.reset(token)
+    ordered = [results[index] for index in range(len(alerts))]
+    if delivery is not None:
+        deferred.append(delivery(ordered))
+    if deferred:
+        insert_rows(*deferred)
+    return ordered
 
 
-def _process(source: AlertSource, alert: CanonicalAlert, received_at: datetime) -> AlertResult:
+def _process(
+    source: AlertSource,
+    alert: CanonicalAlert,
+    received_at: datetime,
+    component_ids: Mapping[str, int],
+) -> AlertResult:
     receipt = None
     if alert.idempotency_key:
         try:
@@ -127,26 +194,31 @@ def _process(source: AlertSource, alert: CanonicalAlert, received_at: datetime) 
                 alert_source=source, idempotency_key=alert.idempotency_key
             )
             return AlertResult(first.incident, Outcome(first.action or "ignored"), duplicate=True)
-    result = _apply(source, alert, received_at)
+    result = _apply(source, alert, received_at, component_ids)
     if receipt is not None:
         receipt.incident, receipt.action = result.incident, result.outcome
         receipt.save(update_fields=("incident", "action"))
     return result
 
 
-def _apply(source: AlertSource, alert: CanonicalAlert, received_at: datetime) -> AlertResult:
+def _apply(
+    source: AlertSource,
+    alert: CanonicalAlert,
+    received_at: datetime,
+    component_ids: Mapping[str, int],
+) -> AlertResult:
     if alert.action == AlertAction.INSUFFICIENT_DATA:
         if source.insufficient_data == AlertSource.InsufficientData.IGNORE:
             return AlertResult(
                 None, Outcome.IGNORED, "INSUFFICIENT_DATA and the source is set to ignore it"
             )
-        return _trigger(source, alert, received_at, severity=Severity.MEDIUM)
+        return _trigger(source, alert, received_at, component_ids, severity=Severity.MEDIUM)
     if alert.action == AlertAction.TRIGGER:
-        return _trigger(source, alert, received_at)
+        return _trigger(source, alert, received_at, component_ids)
     firing = _firing_alert(source, alert.alias)
     if firing is None:
         return AlertResult(None, Outcome.IGNORED, f"no open incident with alias {alert.alias!r}")
-    incident = _locked(firing.incident)
+    incident = firing.incident
     actor = Actor.of_source(source)
     at = alert.occurred_at or received_at
     if alert.action == AlertAction.RESOLVE:
@@ -157,11 +229,15 @@ def _apply(source: AlertSource, alert: CanonicalAlert, received_at: datetime) ->
 
 
 def _trigger(
-    source: AlertSource, alert: CanonicalAlert, received_at: datetime, severity: str = ""
+    source: AlertSource,
+    alert: CanonicalAlert,
+    received_at: datetime,
+    component_ids: Mapping[str, int],
+    severity: str = "",
 ) -> AlertResult:
     firing = _firing_alert(source, alert.alias)
     if firing is not None:
-        return _repeat(_locked(firing.incident), source, alert, received_at)
+        return _repeat(firing.incident, source, alert, received_at)
     # The reopen window counts from when the alert arrives: a flapping alarm stays one incident.
     reopenable = _reopenable(source, alert.alias, received_at)
     if reopenable is not None:
@@ -174,43 +250,43 @@ def _trigger(
         return AlertResult(incident, Outcome.REOPENED)
     started_at = alert.occurred_at or received_at
     severity = severity or alert.severity or source.default_severity
-    names = [normalise_component_name(name) for name in alert.components]
-    names = list(dict.fromkeys(name for name in names if name))
-    if not names and alert.event_type != "test":
-        # Settings' test alert names no component: it proves the wiring, and must not count
-        # as an incident of the source's components (component pages, change failure rate).
-        names = [normalise_component_name(name) for name in source.default_components]
-    names = [name for name in names if name]
-    catalog = resolve_components(names)
-    team = _team(source, alert, [catalog.get(name) for name in names])
+    names = _component_names(source, alert)
+    # The names the catalog knows, and their components.
+    catalog = {name: component_ids[name] for name in names if name in component_ids}
+    team = _team(source, alert, [catalog[name] for name in names if name in catalog])
     storm = None
     if alert.event_type != "test":  # Settings' test alert never joins a real incident
         storm = grouping.incident_to_join(
             source=source,
             names=names,
-            component_ids=[component.pk for component in catalog.values() if component],
+            component_ids=list(catalog.values()),
             team=team,
             started_at=started_at,
         )
-    try:
-        with transaction.atomic():
-            if storm is not None:
-                added = _join(storm, source, alert, started_at, received_at, severity, catalog)
-            else:
-                incident = _create(source, alert, started_at, severity, names, catalog, team)
-    except IntegrityError:
-        # Two alerts of one alias at the same instant: the partial unique index let one
-        # create its alert; this one waited for it and is its repeat.
-        firing = _firing_alert(source, alert.alias)
-        if firing is None:
-            raise
-        return _repeat(_locked(firing.incident), source, alert, received_at)
+    # Two alerts of one alias at the same instant: the partial unique index lets one create its
+    # alert, and the other's IntegrityError rolls its request back (process_alerts applies it
+    # again, as the repeat it is).
+    if storm is not None:
+        added = _join(storm, source, alert, started_at, received_at, severity, catalog)
+    else:
+        incident = _create(source, alert, started_at, severity, names, catalog, team)
     if storm is not None:
         if added:  # the storm reached another component: its suspects may have changed
             _hand_to_correlation(storm.pk)
         return AlertResult(storm, Outcome.GROUPED)
     _hand_to_correlation(incident.pk)
     return AlertResult(incident, Outcome.RAISED)
+
+
+def _component_names(source: AlertSource, alert: CanonicalAlert) -> list[str]:
+    """The alert's components, normalised, else its source's defaults."""
+    names = [normalise_component_name(name) for name in alert.components]
+    names = list(dict.fromkeys(name for name in names if name))
+    if not names and alert.event_type != "test":
+        # Settings' test alert names no component: it proves the wiring, and must not count
+        # as an incident of the source's components (component pages, change failure rate).
+        names = [normalise_component_name(name) for name in source.default_components]
+    return [name for name in names if name]
 
 
 def _join(
@@ -220,27 +296,44 @@ def _join(
     started_at: datetime,
     received_at: datetime,
     severity: str,
-    catalog: Mapping[str, Any],
+    catalog: Mapping[str, int],
 ) -> bool:
-    """Add an alert to an open incident of its storm; True when it brought new components."""
+    """Add an alert to an open incident of its storm; True when it brought new components.
+
+    The incident's count, title and severity as grouping.follow_alerts would set them, without
+    reading every alert of the storm (each join would be slower than the last): the count goes
+    up by one, the severity is the higher of the incident's (its highest firing alert's: an
+    open incident has one) and the new alert's, and the title is the first alert's.
+    """
     title = alert.title or alert.alias
-    Alert.objects.create(
-        incident=incident,
-        alert_source=source,
-        alias=alert.alias,
-        title=title,
-        severity=severity,
-        started_at=started_at,
+    insert_rows(
+        Alert(
+            incident=incident,
+            alert_source=source,
+            alias=alert.alias,
+            title=title,
+            severity=severity,
+            started_at=started_at,
+        )
     )
-    known = set(incident.components.values_list("name", flat=True))
+    with cursor() as read:
+        read.execute(STORM_STATE_SQL, [incident.pk, incident.pk])
+        state = read.fetchall()
+    first_title = next(value for kind, value in state if kind == "first")
+    known = {value for kind, value in state if kind == "component"}
     added = [name for name in catalog if name not in known]
-    IncidentComponent.objects.bulk_create(
-        IncidentComponent(incident=incident, name=name, component=catalog.get(name))
-        for name in added
-    )
-    fields = grouping.follow_alerts(incident)
+    if added:
+        insert_rows(
+            *(
+                IncidentComponent(incident=incident, name=name, component_id=catalog[name])
+                for name in added
+            )
+        )
+    incident.alert_count += 1
+    incident.title = grouping.storm_title(first_title, incident.alert_count)
+    incident.severity = grouping.highest_severity([incident.severity, severity]) or severity
     incident.last_alert_at = max(incident.last_alert_at, received_at)
-    incident.save(update_fields=(*fields, "last_alert_at"))
+    update_row(incident, ("alert_count", "title", "severity", "last_alert_at"))
     _timeline(
         incident,
         TimelineEntry.Kind.JOINED,
@@ -260,10 +353,11 @@ def _create(
     started_at: datetime,
     severity: str,
     names: list[str],
-    catalog: Mapping[str, Any],
+    catalog: Mapping[str, int],
     team: Team | None,
 ) -> Incident:
-    incident = Incident.objects.create(
+    """A new incident with its first alert and its components, in one statement."""
+    incident = Incident(
         title=alert.title or alert.alias,
         description=alert.description,
         severity=severity,
@@ -276,7 +370,7 @@ def _create(
         started_at=started_at,
         last_alert_at=started_at,
     )
-    Alert.objects.create(
+    first = Alert(
         incident=incident,
         alert_source=source,
         alias=alert.alias,
@@ -284,25 +378,29 @@ def _create(
         severity=severity,
         started_at=started_at,
     )
-    IncidentComponent.objects.bulk_create(
-        IncidentComponent(incident=incident, name=name, component=catalog.get(name))
+    components = [
+        IncidentComponent(incident=incident, name=name, component_id=catalog.get(name))
         for name in names
-    )
+    ]
+    children = [first, *components]
+    insert_rows(incident, *children, links=[(row, "incident", incident) for row in children])
     _timeline(incident, TimelineEntry.Kind.ALERT, Actor.of_source(source), started_at, alert)
     return incident
 
 
-def _team(source: AlertSource, alert: CanonicalAlert, components: list) -> Team | None:
+def _team(source: AlertSource, alert: CanonicalAlert, component_ids: list[int]) -> Team | None:
     if alert.team:
         named = Team.objects.filter(slug=alert.team).first()
         if named is not None:
             return named
     if source.team_id is not None:
         return source.team
-    owners = [
-        component.owner_team for component in components if component and component.owner_team
-    ]
-    return owners[0] if owners else None
+    if not component_ids:
+        return None
+    owned = Component.objects.filter(pk__in=component_ids, owner_team__isnull=False)
+    owned = owned.select_related("owner_team")
+    owners = {component.pk: component.owner_team for component in owned}
+    return next((owners[pk] for pk in component_ids if pk in owners), None)
 
 
 def _repeat(
@@ -310,18 +408,34 @@ def _repeat(
 ) -> AlertResult:
     incident.repeat_count += 1
     incident.last_alert_at = received_at
-    incident.save(update_fields=("repeat_count", "last_alert_at"))
+    update_row(incident, ("repeat_count", "last_alert_at"))
     _timeline(incident, TimelineEntry.Kind.REPEAT, Actor.of_source(source), received_at, alert)
     return AlertResult(incident, Outcome.REPEAT)
 
 
 def _firing_alert(source: AlertSource, alias: str) -> Alert | None:
-    # Locked: the alias's alerts are applied one at a time, whatever process receives them.
+    """The alias's firing alert, with its incident, both locked (the incident read as its
+    latest version): the alias's alerts are applied one at a time, whatever process receives
+    them. One hand-written statement: the ORM's would cost ten times as much to build."""
+    with cursor() as read:
+        read.execute(_firing_alert_sql(), [source.pk, alias, str(Alert.Status.TRIGGERED)])
+        row = read.fetchone()
+    if row is None:
+        return None
+    width = len(Alert._meta.concrete_fields)
+    alert = load_row(Alert, row[:width])
+    alert.incident = load_row(Incident, row[width:])
+    return alert
+
+
+@cache
+def _firing_alert_sql() -> str:
     return (
-        Alert.objects.select_for_update(of=("self",))
-        .select_related("incident")
-        .filter(alert_source=source, alias=alias, status=Alert.Status.TRIGGERED)
-        .first()
+        f"SELECT {select_list(Alert, 'a')}, {select_list(Incident, 'i')} "  # noqa: S608 (columns)
+        "FROM incidents_alert a JOIN incidents_incident i ON i.id = a.incident_id "
+        "WHERE a.alert_source_id = %s AND a.alias = %s AND a.status = %s "
+        "ORDER BY a.started_at, a.id LIMIT 1"
+        + (" FOR UPDATE" if connection.features.has_select_for_update else "")
     )
 
 
@@ -356,9 +470,15 @@ def _timeline(
             **data,
         }
         data = {key: value for key, value in data.items() if value}
-    return TimelineEntry.objects.create(
+    entry = TimelineEntry(
         incident=incident, at=at, kind=kind, actor=actor.name, user=actor.user, data=data
     )
+    deferred = _deferred_rows.get()
+    if deferred is None:
+        entry.save(force_insert=True)
+    else:  # stored when process_alerts ends, with others
+        deferred.append(entry)
+    return entry
 
 
 def _bounded(details: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -64,10 +64,40 @@ def record_delivery(
     `keys` are what the request presented as keys (path, header, body field): the one that is
     this integration's key is kept out of the payload, event type and reason wherever it is.
     """
-    owner = _owner(integration)
+    delivery = delivery_record(
+        integration=integration,
+        received_at=received_at,
+        event_type=event_type,
+        status_code=status_code,
+        outcome=outcome,
+        reason=reason,
+        body=body,
+        object_id=object_id,
+        keys=keys,
+    )
+    delivery.save(force_insert=True)
+    delivery_stored(delivery, integration)
+    return delivery
+
+
+def delivery_record(
+    *,
+    integration: Integration,
+    received_at: datetime,
+    event_type: str,
+    status_code: int,
+    outcome: str,
+    reason: str,
+    body: bytes,
+    object_id: int | None = None,
+    keys: Collection[str] = (),
+) -> Delivery:
+    """The delivery record as record_delivery stores it, not saved: for a write that stores it
+    with the event, in the same statement (common.rows.insert_rows), after which
+    `delivery_stored` is called."""
     key = next((key for key in keys if key and hash_token(key) == integration.key_hash), "")
-    delivery = Delivery.objects.create(
-        **owner,
+    return Delivery(
+        **_owner(integration),
         received_at=received_at,
         event_type=_without(event_type, key)[:100],
         status_code=status_code,
@@ -77,9 +107,12 @@ def record_delivery(
         payload=loggable_payload(body, key=key),
         object_id=object_id,
     )
+
+
+def delivery_stored(delivery: Delivery, integration: Integration) -> None:
+    """What follows storing a delivery record: now and then, trimming the log."""
     if delivery.pk % TRIM_EVERY == 0:
         trim_deliveries(integration)
-    return delivery
 
 
 def trim_deliveries(integration: Integration) -> int:

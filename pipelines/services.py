@@ -24,7 +24,7 @@ from pipelines.models import (
 from pipelines.sns import is_sns_url
 from teams import audit
 from teams.models import AuditEntry, Team
-from teams.services import Actor, SettingInvalid
+from teams.services import Actor, SettingInvalid, rewrite_change_teams_later
 
 IntegrationT = TypeVar("IntegrationT", DeploymentPipeline, AlertSource)
 
@@ -90,9 +90,12 @@ def update_integration(*, by: Actor, integration: Integration, **fields: Any) ->
     elif auth_mode_problem(model, kind, integration.auth_mode):
         fields["auth_mode"] = default_auth_mode(model, kind)
     before = audit.snapshot(integration, fields)
+    team_id = integration.team_id
     for name, value in fields.items():
         setattr(integration, name, value)
     integration.save()
+    if isinstance(integration, DeploymentPipeline) and integration.team_id != team_id:
+        rewrite_change_teams_later(pipeline_id=integration.pk)  # its changes' team
     details = audit.changes(before, fields)
     if details:
         _audit(by, AuditEntry.Action.CHANGED, integration, details)
@@ -148,7 +151,10 @@ def set_enabled(*, integration: Integration, enabled: bool, by: Actor) -> Integr
 def delete_integration(*, integration: Integration, by: Actor) -> None:
     """Delete it; the changes and incidents it brought in stay, without it."""
     _audit(by, AuditEntry.Action.DELETED, integration)
+    is_pipeline = isinstance(integration, DeploymentPipeline)
     integration.delete()
+    if is_pipeline:
+        rewrite_change_teams_later()  # its changes are manual ones now: their owners'
 
 
 def _check_name_free(model: type[Integration], name: str, excluding: int | None = None) -> None:

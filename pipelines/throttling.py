@@ -1,31 +1,49 @@
 """Rate limits on ingest: per integration, and per address for unknown keys. Fixed-window
-counters in the cache (Redis in production): one round trip per count, shared by every web
-process.
+counters in the cache (Redis in production), shared by every web process: an integration's
+request is counted in the same round trip that finds its key (pipelines.ingest), others in one
+round trip of their own.
 """
 
 import logging
 import time
 
 from django.conf import settings
-from django.core.cache import caches
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 
-from common.redis_cache import RedisCache
+from common.cache import count
 from pipelines.exceptions import RateLimited, TooManyUnknownKeys, UnknownKey
 from pipelines.models import Integration
 
 logger = logging.getLogger(__name__)
 
 
-def check_rate(integration: Integration) -> None:
-    """Count this request against the integration's window; RateLimited past the limit."""
-    retry_after = _over_limit(
-        f"ingest-rate:{integration._meta.model_name}:{integration.pk}",
-        settings.INGEST_RATE_LIMIT,
-    )
-    if retry_after:
-        raise RateLimited(retry_after)
+def rate_counter(model: type[Integration], key_hash: str) -> tuple[str, int]:
+    """The cache key counting an integration's requests in the current window, and its timeout.
+
+    By the hash of the integration's key, so that the request's first round trip to the cache
+    can count it before the integration is known (a new key starts a new count)."""
+    window = settings.INGEST_RATE_WINDOW_SECONDS
+    window_start = int(time.time() // window) * window
+    return f"ingest-rate:{model._meta.model_name}:{key_hash}:{window_start}", window + 1
+
+
+def check_rate(integration: Integration, counted: int | None = None) -> None:
+    """Count this request against the integration's window, unless `counted` says where the
+    count stands already; RateLimited past the limit."""
+    limit = settings.INGEST_RATE_LIMIT
+    if not limit:
+        return
+    if counted is None:
+        key, timeout = rate_counter(type(integration), integration.key_hash)
+        try:
+            counted = count(key, timeout)
+        except (RedisError, OSError):
+            # Ingest must not depend on Redis: without the counter, let the request through.
+            logger.warning("rate limit skipped: the cache is unreachable", exc_info=True)
+            return
+    if counted > limit:
+        raise RateLimited(_seconds_left())
 
 
 def unknown_key_refusal(request: HttpRequest) -> UnknownKey | TooManyUnknownKeys:
@@ -53,25 +71,18 @@ def _over_limit(name: str, limit: int) -> int:
     if not limit:
         return 0
     window = settings.INGEST_RATE_WINDOW_SECONDS
-    now = time.time()
-    window_start = int(now // window) * window
+    window_start = int(time.time() // window) * window
     try:
-        count = _count(f"{name}:{window_start}", timeout=window + 1)
+        counted = count(f"{name}:{window_start}", timeout=window + 1)
     except (RedisError, OSError):
         # Ingest must not depend on Redis: without the counter, let the request through.
         logger.warning("rate limit skipped: the cache is unreachable", exc_info=True)
         return 0
-    return max(1, int(window_start + window - now + 0.999)) if count > limit else 0
+    return _seconds_left() if counted > limit else 0
 
 
-def _count(key: str, timeout: int) -> int:
-    backend = caches["default"]  # the backend itself: `cache` is a proxy to it
-    if isinstance(backend, RedisCache):
-        return backend.count(key, timeout)
-    # Other backends (files in development, memory in tests): not atomic across processes.
-    backend.add(key, 0, timeout=timeout)
-    try:
-        return backend.incr(key)
-    except ValueError:  # expired between add and incr: this request opens a new window
-        backend.set(key, 1, timeout=timeout)
-        return 1
+def _seconds_left() -> int:
+    """Seconds until the current window ends, at least 1."""
+    window = settings.INGEST_RATE_WINDOW_SECONDS
+    now = time.time()
+    return max(1, int(int(now // window) * window + window - now + 0.999))

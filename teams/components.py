@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import Q
 from redis.exceptions import RedisError
 
-from common.cache import forget
+from common.cache import cached_value, forget
 from teams.models import Component, ComponentAlias
 
 _WHITESPACE = re.compile(r"\s+")
@@ -49,7 +49,7 @@ def resolve_component_id(name: str) -> int | None:
 def _known_names() -> dict[str, int]:
     global _catalog
     try:
-        version = cache.get(CATALOG_VERSION)
+        version = cached_value(CATALOG_VERSION)  # ingest read it ahead with its key
         if version is None:
             cache.add(CATALOG_VERSION, uuid.uuid4().hex, timeout=None)
             version = cache.get(CATALOG_VERSION)

@@ -274,6 +274,8 @@ def save_component(
         _audit_change(by, component, "component", owner_team, before, after)
     if renamed:
         resolve_changes_later(sorted(renamed))
+    if not created and before["owner_team"] != owner_team:
+        rewrite_change_teams_later(component_id=component.pk)  # its manual changes'
     return component
 
 
@@ -349,6 +351,18 @@ def resolve_changes_later(names: list[str]) -> None:
     """
     transaction.on_commit(
         lambda: current_app.signature("changes.resolve_change_components", args=(names,)).delay(),
+        robust=True,
+    )
+
+
+def rewrite_change_teams_later(**scope: int) -> None:
+    """After commit, have the recorded changes in `scope` (a `pipeline_id` or a `component_id`;
+    nothing: every change) count for the team that owns them now (changes.ownership).
+
+    By task name: teams and pipelines may not import changes.
+    """
+    transaction.on_commit(
+        lambda: current_app.signature("changes.rewrite_change_teams", kwargs=scope).delay(),
         robust=True,
     )
 

@@ -109,7 +109,8 @@ class ChangeBatchItemSerializer(serializers.Serializer):
 
     index = serializers.IntegerField(help_text="its position in `changes`")
     id = serializers.IntegerField(
-        allow_null=True, help_text="the stored change (recorded or duplicate), else null"
+        allow_null=True,
+        help_text="the stored change (recorded, updated or duplicate), else null",
     )
     status = serializers.ChoiceField(
         choices=("recorded", "updated", "duplicate", "invalid", "ignored")

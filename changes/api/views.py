@@ -121,20 +121,15 @@ class ChangeIngestApi(IngestApi):
             if len(header_key) > 200:
                 raise PayloadInvalid("Idempotency-Key", "Use at most 200 characters.")
             change = replace(change, idempotency_key=header_key)
+        # A new change is stored with its delivery record, in one statement.
+        delivery = self.delivery_for(_accepted(change, None, services.RECORDED))
         event, status = services.record_change(
-            pipeline=integration, change=change, received_at=received_at
+            pipeline=integration, change=change, received_at=received_at, delivery=delivery
         )
         if status == services.DUPLICATE and change.repeat_reason:
             # A producer that resends an unchanged state (Flux, every interval): noise.
             return _ignored(change.repeat_reason, change.event_type)
-        return IngestResult(
-            status_code=202,
-            data={"id": event.pk, "status": status},
-            outcome=Delivery.Outcome.ACCEPTED,
-            event_type=change.event_type,
-            reason=INGEST_REASONS[status].format(outcome=change.outcome),
-            object_id=event.pk,
-        )
+        return _accepted(change, event.pk, status)
 
 
 @ingest_schema(
@@ -160,11 +155,11 @@ class ChangesApi(ChangeIngestApi):
         filters = ChangeFilter(request.query_params, queryset=selectors.change_feed())
         if not filters.is_valid():
             raise exceptions.ValidationError(filters.errors)
-        return Response(
-            keyset_api_page(
-                request, filters.qs, time_field="occurred_at", serializer=ChangeEventSerializer
-            )
+        page = keyset_api_page(
+            request, filters.qs, time_field="occurred_at", serializer=ChangeEventSerializer
         )
+        # Like the page: a search with a word of one or two letters read the newest changes only.
+        return Response({**page, "notice": filters.search_notice or None})
 
 
 @ingest_schema("pipeline_events_ingest", IngestAnswerSerializer)
@@ -278,6 +273,17 @@ class ChangeDetailApi(RetrieveAPIView):
 
     serializer_class = ChangeEventSerializer
     queryset = selectors.change_detail()
+
+
+def _accepted(change: CanonicalChange, change_id: int | None, status: str) -> IngestResult:
+    return IngestResult(
+        status_code=202,
+        data={"id": change_id, "status": status},
+        outcome=Delivery.Outcome.ACCEPTED,
+        event_type=change.event_type,
+        reason=INGEST_REASONS[status].format(outcome=change.outcome),
+        object_id=change_id,
+    )
 
 
 def _ignored(reason: str, event_type: str) -> IngestResult:

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "common.middleware.RequestIdMiddleware",  # after static files: those are not logged
+    "common.middleware.MachineEndpointMiddleware",  # ingest POSTs skip the rest from here
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -197,6 +198,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Every task names its queue; tests/test_celery.py checks that none is left to the default.
 CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "changes.resolve_change_components": {"queue": "default"},
+    "changes.rewrite_change_teams": {"queue": "default"},
     "pipelines.confirm_sns_subscription": {"queue": "default"},
     "incidents.correlate_incident": {"queue": "default"},
     "incidents.correlate_pending_changes": {"queue": "default"},

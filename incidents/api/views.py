@@ -95,7 +95,12 @@ class AlertIngestApi(IngestApi):
         except Ignored as ignored:
             return _ignored(ignored.reason, ignored.event_type)
         results = services.process_alerts(
-            source=integration, alerts=alerts, received_at=received_at, signature=signature
+            source=integration,
+            alerts=alerts,
+            received_at=received_at,
+            signature=signature,
+            # The delivery record is stored in the same transaction as the alerts.
+            delivery=lambda results: self.delivery_for(_accepted(alerts, results)),
         )
         return _accepted(alerts, results)
 

@@ -85,6 +85,7 @@ CHANGE_COLUMNS = (
     "links",
     "metadata",
     "pipeline_id",
+    "team_id",
     "idempotency_key",
     "correlated_at",
 )
@@ -376,17 +377,17 @@ def _change_rows(
     # Local names: this loop runs a million times, and attribute lookups show in the profile.
     choice, random_fraction, getrandbits = rng.choice, rng.random, rng.getrandbits
     weighted = [  # some pipelines are busier than others
-        (pipeline.id, pipeline.team_id is None, catalog.targets(pipeline.team_id))
+        (pipeline.id, pipeline.team_id, catalog.targets(pipeline.team_id))
         for number, pipeline in enumerate(pipelines)
         for _ in range(1 + number % 4)
     ]
     releases = dict.fromkeys(catalog.owner_by_component, 0)
     step = (now - start - timedelta(minutes=1)).total_seconds() / max(count, 1)
     for number in range(count):
-        pipeline_id, is_infrastructure, targets = choice(weighted)
+        pipeline_id, team_id, targets = choice(weighted)
         component_id, names = choice(targets)
         name = names[0] if random_fraction() < 0.85 else choice(names)
-        kind = "infrastructure" if is_infrastructure else choice(CHANGE_KINDS)
+        kind = "infrastructure" if team_id is None else choice(CHANGE_KINDS)
         release = releases[component_id]
         if kind == "deployment":
             releases[component_id] = release = release + 1
@@ -427,6 +428,7 @@ def _change_rows(
             links,
             choice(METADATA),
             pipeline_id,
+            team_id,  # a pipeline's change counts for its team (changes.ownership)
             f"{PREFIX}{number}",
             received_at,
         )

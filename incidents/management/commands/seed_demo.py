@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from changes.models import ChangeEvent
+from changes.ownership import change_team_id
 from incidents.correlation import correlate_incident
 from incidents.models import Incident, IncidentComponent, SuspectChange, TimelineEntry
 from incidents.presenters import change_name
@@ -219,6 +220,7 @@ class Command(BaseCommand):
                     received_at=occurred_at + timedelta(seconds=rng.randint(1, 30)),
                     component=component.name,
                     resolved_component=component,
+                    team_id=change_team_id(pipeline=pipeline, component_id=component.pk),
                     environment=environment,
                     kind=kind,
                     outcome=outcome,
@@ -242,10 +244,11 @@ class Command(BaseCommand):
         """The deployment the demo's open HighErrorRate incident should point at: a six-minute
         rollout that GitHub reported when it started and when it succeeded."""
         component = Component.objects.get(name="payments-service")
+        pipeline = DeploymentPipeline.objects.get(name="payments-github")
         occurred_at = now - timedelta(minutes=CULPRIT_MINUTES_AGO)
         started_at = occurred_at - timedelta(minutes=6)
         return ChangeEvent(
-            pipeline=DeploymentPipeline.objects.get(name="payments-github"),
+            pipeline=pipeline,
             idempotency_key="demo-culprit",
             identity="deployment:1001",
             occurred_at=occurred_at,
@@ -258,6 +261,7 @@ class Command(BaseCommand):
             received_at=occurred_at + timedelta(seconds=4),
             component=component.name,
             resolved_component=component,
+            team_id=change_team_id(pipeline=pipeline, component_id=component.pk),
             environment="production",
             summary="Deploy payments-service v4.7.0 to production",
             description="Retry card authorisations on gateway timeouts (#812)",
@@ -281,6 +285,9 @@ class Command(BaseCommand):
             events.append(
                 ChangeEvent(
                     pipeline=pipelines[pipeline],
+                    team_id=change_team_id(
+                        pipeline=pipelines[pipeline], component_id=components[component].pk
+                    ),
                     idempotency_key=key,
                     occurred_at=occurred_at,
                     started_at=occurred_at - timedelta(minutes=4),
@@ -301,11 +308,15 @@ class Command(BaseCommand):
     def _second_report(self, culprit: ChangeEvent) -> None:
         """CodePipeline reported the culprit's rollout too: one logical change, two reports."""
         first = ChangeEvent.objects.get(idempotency_key="demo-culprit")
+        pipeline = DeploymentPipeline.objects.get(name="payments-codepipeline")
         ChangeEvent.objects.get_or_create(
-            pipeline=DeploymentPipeline.objects.get(name="payments-codepipeline"),
+            pipeline=pipeline,
             idempotency_key="demo-culprit-codepipeline",
             defaults={
                 "same_as": first,
+                "team_id": change_team_id(
+                    pipeline=pipeline, component_id=culprit.resolved_component_id
+                ),
                 "occurred_at": culprit.occurred_at + timedelta(seconds=20),
                 "started_at": culprit.started_at + timedelta(seconds=5),
                 "received_at": culprit.occurred_at + timedelta(seconds=25),
