@@ -105,6 +105,14 @@ def main(samples: int) -> None:
     }
     results = {name: timed(page(url), samples) for name, url in pages.items()}
 
+    # What an open deployments page costs while nothing happens: one poll a second.
+    idle_poll = f"/changes/poll?after={ChangeEvent.objects.order_by('-id').first().pk}"
+
+    def poll() -> None:
+        assert client.get(idle_poll).status_code == 204
+
+    results["deployments, idle live poll"] = timed(poll, samples)
+
     chosen = random.Random(7).sample(incident_ids, min(100, len(incident_ids)))
     iterator = iter(chosen * 2)
     results["correlate one incident"] = timed(

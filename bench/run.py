@@ -23,6 +23,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,7 +78,14 @@ SIZES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small history, one round (CI)")
-    size = SIZES["quick" if parser.parse_args().quick else "full"]
+    parser.add_argument("--changes", type=int, help="history size (10000000 for the big one)")
+    parser.add_argument(
+        "--pages-only", action="store_true", help="load the history and time the pages only"
+    )
+    options = parser.parse_args()
+    size = dict(SIZES["quick" if options.quick else "full"])
+    if options.changes:
+        size["changes"] = options.changes
     env = {**os.environ, **ENV}
     ensure_wrk()
     recreate_database()
@@ -96,26 +104,15 @@ def main() -> None:
         quiet=True,
     )
     report = {"seed_seconds": round(time.monotonic() - started, 1), "size": size}
-    with serving(env) as processes:
-        report["ingest"] = ingest_rounds(size)
-        report["batch"] = batch_ingest(size)
-        report["latency"] = run_module(
-            env,
-            "bench.latency",
-            f"http://127.0.0.1:{APP_PORT}",
-            size["alerts"],
-            CHANGES_PER_SECOND,
-            size["live_changes"],
-        )
-        report["memory_mb"] = peak_memory(processes)
+    print(f"history of {size['changes']:,} changes loaded in {report['seed_seconds']} s")
+    if not options.pages_only:
+        report |= served_cases(env, size)
     report["pages"] = run_module(env, "bench.pages", size["samples"])
     report["machine"] = machine()
     print_table(report)
     RESULTS.mkdir(exist_ok=True)
-    path = (
-        RESULTS
-        / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{'quick' if size['rounds'] == 1 else 'full'}.json"
-    )
+    kind = "quick" if options.quick else "pages" if options.pages_only else "full"
+    path = RESULTS / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{kind}-{size['changes']}.json"
     path.write_text(json.dumps(report, indent=2))
     print(f"\nSaved {path.relative_to(ROOT)}")
 
@@ -245,6 +242,22 @@ def write_github_bodies(path: Path, count: int) -> None:
             lines.write(f"sha256={signature}\t{raw}\n")
 
 
+def served_cases(env: dict, size: dict) -> dict:
+    """What needs gunicorn and the worker running: ingest, batch, end-to-end latency, memory."""
+    with serving(env) as processes:
+        report = {"ingest": ingest_rounds(size), "batch": batch_ingest(size)}
+        report["latency"] = run_module(
+            env,
+            "bench.latency",
+            f"http://127.0.0.1:{APP_PORT}",
+            size["alerts"],
+            CHANGES_PER_SECOND,
+            size["live_changes"],
+        )
+        report["memory_mb"] = peak_memory(processes)
+    return report
+
+
 def ingest_cases() -> dict[str, list[str]]:
     body_file = RESULTS / "github-bodies.txt"
     RESULTS.mkdir(exist_ok=True)
@@ -265,6 +278,11 @@ def ingest_cases() -> dict[str, list[str]]:
             "bench/lua/alert.lua",
             f"{app}/api/v1/incidents",
             "bench-alert-key-0001",
+        ],
+        "alert (Alertmanager)": [
+            "bench/lua/alertmanager.lua",
+            f"{app}/api/v1/alerts",
+            "bench-alertmanager-key-0001",
         ],
     }
 
@@ -335,24 +353,27 @@ def wrk(script: str, url: str, args: list[str], seconds: int) -> dict:
 def stored_rows() -> dict[str, int]:
     with psycopg.connect(ENV["DATABASE_URL"]) as connection:
         changes = connection.execute("SELECT count(*) FROM changes_changeevent").fetchone()[0]
-        incidents = connection.execute("SELECT count(*) FROM incidents_incident").fetchone()[0]
-    return {"changes": changes, "incidents": incidents}
+        # Each alert is an incident, one more alert of a storm's incident, or a repeat.
+        alerts = connection.execute(
+            "SELECT coalesce(sum(alert_count + repeat_count), 0) FROM incidents_incident"
+        ).fetchone()[0]
+    return {"changes": changes, "alerts": alerts}
 
 
 def batch_ingest(size: dict) -> dict:
-    """Events per second committed through /api/v1/changes/batch, 1,000 per request."""
+    """Events per second committed through /api/v1/changes/batch, 1,000 per request, from one
+    sender per core (a producer with that much to send sends in parallel)."""
     url = f"http://127.0.0.1:{APP_PORT}/api/v1/changes/batch"
-    rates = []
-    for round_number in range(size["rounds"]):
-        before = stored_rows()["changes"]
-        started = time.monotonic()
+    senders = os.cpu_count() or 1
+
+    def send(prefix: str, until: float) -> str | None:
         sent = 0
-        while time.monotonic() - started < size["seconds"]:
+        while time.monotonic() < until:
             items = [
                 {
                     "component": "payments-service",
-                    "description": f"batch {round_number}-{sent + i}",
-                    "idempotency_key": f"batch-{round_number}-{sent + i}",
+                    "description": f"batch {prefix}-{sent + i}",
+                    "idempotency_key": f"batch-{prefix}-{sent + i}",
                 }
                 for i in range(1000)
             ]
@@ -368,11 +389,24 @@ def batch_ingest(size: dict) -> dict:
             try:
                 urllib.request.urlopen(request, timeout=60).read()
             except urllib.error.HTTPError as error:
-                return {"error": f"{error.code} {error.read()[:200]!r}"}
+                return f"{error.code} {error.read()[:200]!r}"
             sent += 1000
+        return None
+
+    rates = []
+    for round_number in range(size["rounds"]):
+        before = stored_rows()["changes"]
+        started = time.monotonic()
+        until = started + size["seconds"]
+        with ThreadPoolExecutor(senders) as pool:
+            errors = list(
+                pool.map(send, [f"{round_number}-{n}" for n in range(senders)], [until] * senders)
+            )
+        if any(errors):
+            return {"error": next(error for error in errors if error)}
         elapsed = time.monotonic() - started
         rates.append((stored_rows()["changes"] - before) / elapsed)
-    return {"events_per_second": spread([round(rate) for rate in rates])}
+    return {"events_per_second": spread([round(rate) for rate in rates]), "senders": senders}
 
 
 def peak_memory(processes: dict[str, subprocess.Popen]) -> dict[str, float]:
@@ -433,6 +467,15 @@ def print_table(report: dict) -> None:
         "2xx",
         "stored",
     )
+    print(
+        "\n{:32} {:>9} {:>9} {:>9}".format(
+            "server time, big history", "p50 ms", "p95 ms", "queries"
+        )
+    )
+    for name, row in report["pages"].items():
+        print(f"{name:32} {row['p50_ms']:>9} {row['p95_ms']:>9} {row['queries']:>9}")
+    if "ingest" not in report:  # --pages-only
+        return
     print("\n{:32} {:>9} {:>17} {:>9} {:>7} {:>7} {:>6} {:>8} {:>8}".format(*header))
     for name, row in report["ingest"].items():
         rps, p50, p99 = row["rps"], row["p50_ms"]["median"], row["p99_ms"]["median"]
@@ -453,17 +496,10 @@ def print_table(report: dict) -> None:
         eps = batch["events_per_second"]
         print(
             f"{'batch, 1,000 per request':32} {eps['median']:>9} events/s "
-            f"({eps['min']}-{eps['max']})"
+            f"({eps['min']}-{eps['max']}), {batch['senders']} senders"
         )
     else:
         print(f"{'batch, 1,000 per request':32} {batch['error']}")
-    print(
-        "\n{:32} {:>9} {:>9} {:>9}".format(
-            "server time, big history", "p50 ms", "p95 ms", "queries"
-        )
-    )
-    for name, row in report["pages"].items():
-        print(f"{name:32} {row['p50_ms']:>9} {row['p95_ms']:>9} {row['queries']:>9}")
     alerts, live = report["latency"]["alert to suspects"], report["latency"]["live update"]
     print("\n{:32} {:>9} {:>9} {:>9}".format("latency, end to end", "p50 ms", "p95 ms", "max ms"))
     print(

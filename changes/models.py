@@ -126,7 +126,12 @@ class ChangeEvent(models.Model):
     received_at = models.DateTimeField()
     component = models.CharField(max_length=200, blank=True)
     resolved_component = models.ForeignKey(
-        Component, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+        Component,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="changes",
+        db_index=False,  # change_rcomponent_time_idx leads with it
     )
     environment = models.CharField(max_length=100, blank=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DEPLOYMENT)
@@ -139,7 +144,12 @@ class ChangeEvent(models.Model):
     links = models.JSONField(default=list, blank=True)  # [{"href": ..., "text": ...}]
     metadata = models.JSONField(default=dict, blank=True)
     pipeline = models.ForeignKey(
-        DeploymentPipeline, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+        DeploymentPipeline,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="changes",
+        db_index=False,  # change_pipeline_time_idx leads with it
     )
     # The team the change counts for (changes.ownership.change_team_id): its pipeline's, or for
     # a change without one (a manual change) its component's owner. Stored, so that filtering
@@ -158,6 +168,7 @@ class ChangeEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="manual_changes",
+        db_index=False,  # a partial index below: only hand-entered changes have one
     )
     idempotency_key = models.CharField(max_length=200, blank=True)
     # The producer's own id of what changed (a GitHub deployment, a CodePipeline execution):
@@ -226,6 +237,11 @@ class ChangeEvent(models.Model):
                 fields=("same_as",),
                 condition=models.Q(same_as__isnull=False),
                 name="change_same_as_idx",
+            ),
+            models.Index(
+                fields=("author",),
+                condition=models.Q(author__isnull=False),
+                name="change_author_idx",
             ),
             models.Index(
                 fields=("rolled_back_by",),

@@ -71,6 +71,11 @@ def latest_change_id() -> int:
     return ChangeEvent.objects.aggregate(latest=Max("id"))["latest"] or 0
 
 
+def has_changes_after(change_id: int) -> bool:
+    """Whether anything arrived after the poll's cursor: one probe of the primary key."""
+    return ChangeEvent.objects.filter(id__gt=change_id).exists()
+
+
 def no_longer_running(ids: Iterable[int]) -> list[ChangeEvent]:
     """Of the changes a page shows as rolling out, those that are not any more (finished, or
     rolled back), for the live poll to redraw. Unfiltered: a row on the page shows its

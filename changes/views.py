@@ -67,8 +67,9 @@ def change_poll(request: HtmxHttpRequest) -> HttpResponse:
     times are the producer's, not ours. Rather than keep state per viewer, the page sends the
     ids of its rows still rolling out (hidden `running` inputs, see _poller.html); those that
     have finished or were rolled back since come back as rows swapped in place by their id
-    (hx-swap-oob). Any process can answer it; an idle poll costs one query, and one more while
-    the page shows rows rolling out.
+    (hx-swap-oob). Any process can answer it. The page polls every second, so an idle poll
+    (nothing newer, no row rolling out) answers from one index probe before the filters are
+    built: the whole feed has nothing newer, so no filtered view of it can have.
 
     New rows come newest first under their day's header (app.js merges it with the page's own
     header of that day), and with the strip chart redrawn out of band, so its total moves too.
@@ -77,13 +78,15 @@ def change_poll(request: HtmxHttpRequest) -> HttpResponse:
         after = int(request.GET.get("after", "0"))
     except ValueError:
         after = 0
+    running = [
+        int(pk) for pk in request.GET.getlist("running") if pk.isdigit() and len(pk) <= ID_DIGITS
+    ]
+    if not running and not selectors.has_changes_after(after):
+        return HttpResponse(status=204)
     filters = ChangeFilter(request.GET or None, queryset=selectors.change_feed())
     changes = filters.qs if filters.is_bound and filters.is_valid() else selectors.change_feed()
     new = list(changes.filter(id__gt=after).order_by("-id")[:POLL_LIMIT])
     new_ids = {change.pk for change in new}
-    running = [
-        int(pk) for pk in request.GET.getlist("running") if pk.isdigit() and len(pk) <= ID_DIGITS
-    ]
     finished = selectors.no_longer_running(pk for pk in running if pk not in new_ids)
     if not new and not finished:
         return HttpResponse(status=204)  # htmx swaps nothing

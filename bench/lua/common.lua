@@ -15,6 +15,13 @@ function unique_id()
   return string.format("bench-%s-%d-%d", run_id, thread_id, counter)
 end
 
+-- Every alias twice in a row: the first raises an incident, the second repeats it (half new
+-- aliases, half repeats, as the README states).
+function half_repeated_alias()
+  counter = counter + 1
+  return string.format("bench-%s-%d-%d", run_id, thread_id, math.ceil(counter / 2))
+end
+
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
 end

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import SECRET_KEY, env
+from config.settings.base import REDIS_URL, SECRET_KEY, env
 
 if len(SECRET_KEY) < 32 or SECRET_KEY.startswith("dev-only"):
     raise ImproperlyConfigured(
@@ -18,6 +18,8 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SESSION_COOKIE_HTTPONLY = True
+if REDIS_URL:  # every page and live poll reads the session: from Redis, kept in the database too
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CSRF_COOKIE_HTTPONLY = True  # pages send the token from the template (base.html), not the cookie
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
