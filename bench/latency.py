@@ -10,6 +10,7 @@ Prints one JSON object.
 
 import json
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -32,6 +33,10 @@ from config.celery import app  # noqa: E402
 from incidents.models import Incident  # noqa: E402
 
 ALERTS_PER_SECOND = 2  # a storm of new incidents, beside the steady changes
+# The deployments page's poll interval: each change is sent at a random moment within one, as
+# changes arrive in life (sent right after the page showed the last, each would wait a whole
+# interval).
+POLL_SECONDS = 1
 PASSWORD = "bench-only-password-0123456789"  # noqa: S105 - a throwaway bench user
 
 
@@ -173,6 +178,7 @@ def live_update(base: str, changes: int) -> dict:
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url(f"{base}/")
         for _ in range(changes):
+            time.sleep(random.uniform(0, POLL_SECONDS))
             description = f"live {uuid.uuid4().hex}"
             post(
                 f"{base}/api/v1/changes",

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from changes import grouping
@@ -39,6 +39,8 @@ DEFAULT_ENVIRONMENT = "production"
 LONGEST_WINDOW = timedelta(hours=24)
 # The most suspects kept per incident: nobody reads the 201st, and it bounds the work.
 MAX_SUSPECTS = 200
+# Changes ranked for one incident: a window crowded past it keeps the latest.
+CANDIDATE_LIMIT = MAX_SUSPECTS * 5
 # The most new changes correlated together (correlate_pending_changes).
 PENDING_BATCH = 500
 # A change still marked running counts as running for at most this long: a rollout whose end
@@ -148,28 +150,52 @@ def _context(incident: Incident) -> Context:
 
 
 def _candidates(context: Context) -> list[ChangeEvent]:
-    # Spans meeting the window, in terms the time indexes answer: a finished change ended
-    # (occurred_at) after the window opened; a running one started at most ROLLOUT_LIMIT ago.
+    """The changes whose span meets the window, the latest first, at most CANDIDATE_LIMIT.
+
+    The changes that ended (occurred_at) after the window opened, and the few still running
+    that started at most ROLLOUT_LIMIT before it: each read as ids in the time index's order,
+    which stops at the limit, then the rows of those ids. As one query with an OR across the
+    pipeline's and the component's joins, PostgreSQL gathered and sorted the whole window
+    (200,000 changes after a big import, before autovacuum had analysed them: 415 ms).
+    """
     start, end = context.window_start, context.window_end
-    changes = ChangeEvent.objects.logical().filter(
-        Q(occurred_at__gte=start, occurred_at__lte=end + ROLLOUT_LIMIT)
-        | Q(
-            outcome=ChangeEvent.Outcome.STARTED,
-            occurred_at__gte=start - ROLLOUT_LIMIT,
-            occurred_at__lte=end + ROLLOUT_LIMIT,
-        ),
-        started_at__lte=end,
+    ended = Q(occurred_at__gte=start, occurred_at__lte=end + ROLLOUT_LIMIT)
+    running = Q(
+        outcome=ChangeEvent.Outcome.STARTED,
+        occurred_at__gte=start - ROLLOUT_LIMIT,
+        occurred_at__lt=start,
     )
+    latest = sorted(
+        (
+            found
+            for span in (ended, running)
+            for found in _scoped(span, context)
+            .order_by("-occurred_at", "-id")
+            .values_list("occurred_at", "id")[:CANDIDATE_LIMIT]
+        ),
+        reverse=True,
+    )[:CANDIDATE_LIMIT]
+    changes = ChangeEvent.objects.filter(pk__in=[pk for _, pk in latest]).select_related(
+        "pipeline", "resolved_component"
+    )
+    now = timezone.now()
+    return sorted(
+        (change for change in changes if meets_window(change, start, end, now)),
+        key=lambda change: (change.occurred_at, change.pk),
+        reverse=True,
+    )
+
+
+def _scoped(span: Q, context: Context) -> QuerySet[ChangeEvent]:
+    """The logical changes in `span` that started by the window's end, of the incident's
+    teams (the team stored on each change) or of the components its components depend on."""
+    changes = ChangeEvent.objects.logical().filter(span, started_at__lte=context.window_end)
     if context.scoped_teams:
         changes = changes.filter(
-            Q(pipeline__team__in=context.scoped_teams)
-            | Q(pipeline=None, resolved_component__owner_team__in=context.scoped_teams)
+            Q(team__in=context.scoped_teams)
             | Q(resolved_component__in=context.dependency_of.keys())
         )
-    now = timezone.now()
-    # The closest first, so a window crowded past the limit keeps the likeliest.
-    found = changes.select_related("pipeline", "resolved_component").order_by("-started_at", "-id")
-    return [change for change in found[: MAX_SUSPECTS * 5] if meets_window(change, start, end, now)]
+    return changes
 
 
 def dependency_paths(components: list[Component]) -> dict[int, tuple[str, ...]]:

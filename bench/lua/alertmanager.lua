@@ -10,7 +10,7 @@ function request()
   local id = half_repeated_alias()
   local body = '{"receiver":"whatchanged","status":"firing","alerts":[{"status":"firing",' ..
     '"labels":{"alertname":"HighRequestLatency","service":"payments-service",' ..
-    '"severity":"critical"},"annotations":{"summary":"Bench latency ' .. id .. '"},' ..
+    '"severity":"critical"},"annotations":{"summary":"Bench alarm ' .. id .. '"},' ..
     '"startsAt":"2026-11-20T13:57:45.120394571Z","endsAt":"0001-01-01T00:00:00Z",' ..
     '"generatorURL":"http://prometheus.invalid/graph","fingerprint":"' .. id .. '"}],' ..
     '"groupLabels":{"alertname":"HighRequestLatency"},"commonLabels":{},' ..

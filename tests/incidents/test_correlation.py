@@ -560,3 +560,23 @@ def test_the_page_says_how_sure_it_is(logged_in_client, component, said):
     assert said in body
     confidence = SuspectChange.objects.get(incident=incident).confidence
     assert f"{confidence.title()} confidence" in body
+
+
+def test_a_window_crowded_past_the_candidate_limit_keeps_the_latest_changes(monkeypatch):
+    monkeypatch.setattr(correlation, "CANDIDATE_LIMIT", 3)
+    incident = incident_on("payments-service")
+    change(50), change(40)
+    latest = [change(30), change(20), change(10)]
+
+    assert sorted(suspects(incident)) == sorted(change.pk for change in latest)
+
+
+def test_a_change_still_running_since_before_the_window_is_a_candidate_beside_the_limit(
+    monkeypatch,
+):
+    monkeypatch.setattr(correlation, "CANDIDATE_LIMIT", 3)
+    incident = incident_on("payments-service")
+    running = change(90, outcome="started", started_at=NOW - timedelta(minutes=90))
+    ended = [change(30), change(20)]
+
+    assert sorted(suspects(incident)) == sorted([running.pk, *(c.pk for c in ended)])
