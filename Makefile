@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test lint serve bench bench-quick
+.PHONY: install run test lint serve bench bench-quick image image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,3 +62,35 @@ bench: install
 
 bench-quick: install
 	python -m bench.run --quick
+
+# The container image (README "Run with containers"), built offline: the runtime dependencies
+# (pyproject's [project].dependencies, pinned by requirements.lock) as wheels here first, then
+# a build that installs them with --no-index. Podman, or Docker where Podman is missing.
+IMAGE ?= whatchanged:latest
+BASE_IMAGE ?= debian:bookworm-slim
+ENGINE ?= $(shell command -v podman >/dev/null && echo podman || echo docker)
+# Podman's settings for machines like CI's (no systemd, cgroup v1, runc): a file of the
+# project's, the machine's own configuration untouched. `PODMAN_CONF=` uses the machine's.
+PODMAN_CONF ?= $(CURDIR)/container/containers.conf
+IMAGE_BUILD := build/image
+# Podman keeps HEALTHCHECK only in Docker's image format.
+ENGINE_BUILD_FLAGS := $(if $(filter %podman,$(ENGINE)),--format docker)
+
+image: export CONTAINERS_CONF := $(PODMAN_CONF)
+image: install
+	@mkdir -p $(IMAGE_BUILD)
+	python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > $(IMAGE_BUILD)/requirements.txt
+	@# Pins the lock holds for Debian's Python 3.11.2 only (redis wants async-timeout below
+	@# 3.11.3): fetched whatever this machine's Python is.
+	sed -n 's/ *; *python_full_version.*//p' requirements.lock >> $(IMAGE_BUILD)/requirements.txt
+	python -m pip wheel --quiet --disable-pip-version-check -c requirements.lock \
+	  -r $(IMAGE_BUILD)/requirements.txt -w $(IMAGE_BUILD)/wheels
+	ENGINE=$(ENGINE) container/base-image.sh $(BASE_IMAGE)
+	$(ENGINE) build $(ENGINE_BUILD_FLAGS) --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	  -f Containerfile -t $(IMAGE) .
+	@echo "$(IMAGE): $$($(ENGINE) image inspect --format '{{.Size}}' $(IMAGE) | awk '{printf "%.1f MB", $$1 / 1e6}')"
+
+# The image for real, with Podman, against this machine's PostgreSQL and Redis (CI runs it).
+image-test: export CONTAINERS_CONF := $(PODMAN_CONF)
+image-test: image
+	IMAGE=$(IMAGE) container/image-test.sh
