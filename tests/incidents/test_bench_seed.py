@@ -169,10 +169,10 @@ def test_postgresql_loads_changes_and_timeline_by_copy(capsys):
 
 
 @postgres_only
-def test_a_big_load_drops_and_rebuilds_the_plain_indexes(capsys, monkeypatch):
+def test_a_big_load_drops_and_rebuilds_the_plain_indexes_and_foreign_keys(capsys, monkeypatch):
     monkeypatch.setattr(bench_seed_command, "REBUILD_INDEXES_FROM", 1000)  # 2,000 is "big"
     bench_seed(capsys, changes=0, incidents=0)
-    before = index_definitions()
+    before, keys_before = index_definitions(), foreign_keys()
 
     with CaptureQueriesContext(connection) as queries:
         bench_seed(capsys, reset=True)
@@ -180,7 +180,20 @@ def test_a_big_load_drops_and_rebuilds_the_plain_indexes(capsys, monkeypatch):
     dropped = [query["sql"] for query in queries if query["sql"].startswith("DROP INDEX")]
     assert len(dropped) == len([sql for sql in before if "UNIQUE" not in sql]) >= 5
     assert index_definitions() == before
+    dropped = [query["sql"] for query in queries if "DROP CONSTRAINT" in query["sql"]]
+    assert len(dropped) == len(keys_before) >= 5
+    assert foreign_keys() == keys_before  # deferrable as before, and valid
     assert ChangeEvent.objects.count() == 2000
+
+
+def foreign_keys() -> list[tuple[str, str, bool]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+            [ChangeEvent._meta.db_table],
+        )
+        return cursor.fetchall()
 
 
 def index_definitions() -> list[str]:
