@@ -5,6 +5,7 @@ from dataclasses import replace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,8 +33,7 @@ SUGGESTIONS = 10
 @vary_on_headers("HX-Request", "HX-Target")  # never serve a cached fragment as the page
 def change_list(request: HtmxHttpRequest) -> HttpResponse:
     """The home page: every change, newest first, filtered by the query string."""
-    filters = ChangeFilter(request.GET or None, queryset=selectors.change_feed())
-    changes = filters.qs if filters.is_bound and filters.is_valid() else selectors.change_feed()
+    filters, changes = _filtered_feed(request)
     page = keyset_page(changes, time_field="occurred_at", before=request.GET.get("before", ""))
     span = _span(request)
     context = {
@@ -72,7 +72,8 @@ def change_poll(request: HtmxHttpRequest) -> HttpResponse:
     built: the whole feed has nothing newer, so no filtered view of it can have.
 
     New rows come newest first under their day's header (app.js merges it with the page's own
-    header of that day), and with the strip chart redrawn out of band, so its total moves too.
+    header of that day), with a loader that fetches the strip chart counted at this moment
+    (change_chart), so its total moves too.
     """
     try:
         after = int(request.GET.get("after", "0"))
@@ -83,8 +84,7 @@ def change_poll(request: HtmxHttpRequest) -> HttpResponse:
     ]
     if not running and not selectors.has_changes_after(after):
         return HttpResponse(status=204)
-    filters = ChangeFilter(request.GET or None, queryset=selectors.change_feed())
-    changes = filters.qs if filters.is_bound and filters.is_valid() else selectors.change_feed()
+    _, changes = _filtered_feed(request)
     new = list(changes.filter(id__gt=after).order_by("-id")[:POLL_LIMIT])
     new_ids = {change.pk for change in new}
     finished = selectors.no_longer_running(pk for pk in running if pk not in new_ids)
@@ -109,8 +109,7 @@ def change_chart(request: HtmxHttpRequest) -> HttpResponse:
     """The strip chart counted at a moment of the live poll (its cursor and the rows it
     redrew), which the page fetches once the poll's rows are in: on a busy day the count reads
     every change of the span (400 ms for 200,000), and the rows need not wait for it."""
-    filters = ChangeFilter(request.GET or None, queryset=selectors.change_feed())
-    changes = filters.qs if filters.is_bound and filters.is_valid() else selectors.change_feed()
+    _, changes = _filtered_feed(request)
     chart = charts.live_changes_per_hour(
         changes,
         span=_span(request),
@@ -169,6 +168,13 @@ def component_suggestions(request: HtmxHttpRequest) -> HttpResponse:
         "changes/change_form.html#suggestions",
         {"suggestions": list(names[:SUGGESTIONS])},
     )
+
+
+def _filtered_feed(request: HtmxHttpRequest) -> tuple[ChangeFilter, QuerySet[ChangeEvent]]:
+    """The feed under the query string's filters (all of it while they are unset or invalid)."""
+    filters = ChangeFilter(request.GET or None, queryset=selectors.change_feed())
+    changes = filters.qs if filters.is_bound and filters.is_valid() else selectors.change_feed()
+    return filters, changes
 
 
 def _span(request: HtmxHttpRequest) -> str:

@@ -70,21 +70,11 @@ INGEST_REASONS = {
 }
 
 
-class ChangeIngestApi(IngestApi):
-    """Record a change. The pipeline's kind decides which producer format the body is read as."""
+class PipelineIngestApi(IngestApi):
+    """A pipeline's endpoint: what `_record` stores, with the request's signature (checked by
+    pipelines.ingest) held against replays meanwhile."""
 
     integration_model = DeploymentPipeline
-
-    def event_type(self, request: Request, payload: Any) -> str:
-        for header in EVENT_TYPE_HEADERS:
-            if header in request.headers:
-                return request.headers[header][:100]
-        if isinstance(payload, Mapping) and isinstance(payload.get("detail-type"), str):
-            return payload["detail-type"][:100]
-        return ""
-
-    def adapter_for(self, pipeline: DeploymentPipeline) -> ModuleType:
-        return ADAPTERS[pipeline.kind]
 
     def ingest(
         self,
@@ -96,10 +86,32 @@ class ChangeIngestApi(IngestApi):
         received_at: datetime,
         signature: str,
     ) -> IngestResult:
-        # The signature was checked (pipelines.ingest); a generic pipeline's is held against
-        # replays while the change is recorded.
         with signature_claimed(integration=integration, signature=signature, seen_at=received_at):
             return self._record(request, integration, payload, received_at)
+
+    def _record(
+        self,
+        request: Request,
+        integration: DeploymentPipeline,
+        payload: Any,
+        received_at: datetime,
+    ) -> IngestResult:
+        raise NotImplementedError
+
+
+class ChangeIngestApi(PipelineIngestApi):
+    """Record a change. The pipeline's kind decides which producer format the body is read as."""
+
+    def event_type(self, request: Request, payload: Any) -> str:
+        for header in EVENT_TYPE_HEADERS:
+            if header in request.headers:
+                return request.headers[header][:100]
+        if isinstance(payload, Mapping) and isinstance(payload.get("detail-type"), str):
+            return payload["detail-type"][:100]
+        return ""
+
+    def adapter_for(self, pipeline: DeploymentPipeline) -> ModuleType:
+        return ADAPTERS[pipeline.kind]
 
     def _record(
         self,
@@ -202,7 +214,7 @@ class PagerDutyChangeEventsApi(ChangeIngestApi):
         },
     )
 )
-class ChangeBatchIngestApi(IngestApi):
+class ChangeBatchIngestApi(PipelineIngestApi):
     """`/api/v1/changes/batch`: many changes of a generic pipeline in one request, for
     high-volume producers. The key, limits and delivery log of /api/v1/changes (one delivery
     record per batch); each change is read as that endpoint reads the generic shape.
@@ -212,24 +224,10 @@ class ChangeBatchIngestApi(IngestApi):
     is refused as a whole (400).
     """
 
-    integration_model = DeploymentPipeline
     http_method_names = ("post", "options")
 
     def event_type(self, request: Request, payload: Any) -> str:
         return "batch"
-
-    def ingest(
-        self,
-        *,
-        request: Request,
-        integration: DeploymentPipeline,
-        payload: Any,
-        body: bytes,
-        received_at: datetime,
-        signature: str,
-    ) -> IngestResult:
-        with signature_claimed(integration=integration, signature=signature, seen_at=received_at):
-            return self._record(request, integration, payload, received_at)
 
     def _record(
         self,
