@@ -43,7 +43,7 @@ from common.cache import claim, read_ahead, read_and_count, read_through
 from common.exceptions import DomainError
 from common.middleware import for_machines
 from common.tokens import hash_token
-from pipelines.deliveries import delivery_record, delivery_stored, record_delivery
+from pipelines.deliveries import delivery_record, delivery_stored
 from pipelines.exceptions import (
     BodyTooLarge,
     IntegrationDisabled,
@@ -199,18 +199,7 @@ class IngestApi(APIView):
         `ingest` to store with its event in one statement (common.rows.insert_rows), linking
         its object_id. Once stored, the request stores no other; if not, or if `ingest` raises
         after all, the record of what it answered is stored as usual."""
-        integration, received_at, event_type, body, keys = self._delivery_context
-        self._draft = delivery_record(
-            integration=integration,
-            received_at=received_at,
-            event_type=result.event_type or event_type,
-            status_code=result.status_code,
-            outcome=result.outcome,
-            reason=result.reason,
-            body=body,
-            object_id=result.object_id,
-            keys=keys,
-        )
+        self._draft = _delivery_of(result, *self._delivery_context)
         return self._draft
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple:
@@ -268,6 +257,28 @@ class IngestApi(APIView):
         return look_up_integration(self.integration_model, key if isinstance(key, str) else "")
 
 
+def _delivery_of(
+    result: IngestResult,
+    integration: Integration,
+    received_at: datetime,
+    event_type: str,
+    body: bytes,
+    keys: tuple[str, ...],
+) -> Delivery:
+    """The delivery record of a request answered with `result`, unsaved."""
+    return delivery_record(
+        integration=integration,
+        received_at=received_at,
+        event_type=result.event_type or event_type,
+        status_code=result.status_code,
+        outcome=result.outcome,
+        reason=result.reason,
+        body=body,
+        object_id=result.object_id,
+        keys=keys,
+    )
+
+
 def _log_delivery(
     integration: Integration,
     result: IngestResult,
@@ -287,20 +298,10 @@ def _log_delivery(
     try:
         if result.outcome == Delivery.Outcome.ACCEPTED and not noted:
             touch_last_event(integration, received_at)
-        if stored is not None:
-            delivery_stored(stored, integration)
-            return
-        record_delivery(
-            integration=integration,
-            received_at=received_at,
-            event_type=result.event_type or event_type,
-            status_code=result.status_code,
-            outcome=result.outcome,
-            reason=result.reason,
-            body=body,
-            object_id=result.object_id,
-            keys=keys,
-        )
+        if stored is None:
+            stored = _delivery_of(result, integration, received_at, event_type, body, keys)
+            stored.save(force_insert=True)
+        delivery_stored(stored, integration)
     except DatabaseError as error:
         logger.warning("delivery not logged", integration=integration.pk, error=str(error))
 
